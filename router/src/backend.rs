@@ -1,0 +1,86 @@
+//! The router's view of the storage cluster: tables, partitions, writes and reads.
+//!
+//! The single-node server implements it over a local store; the replicated cluster over
+//! gRPC to partition leaders and replicas. The router never sees how.
+
+use std::future::Future;
+
+use rotor_model::read::{RangePage, ReadRange};
+use rotor_model::table::{TableDef, TableStats};
+use rotor_model::write::{WriteOutcome, WriteRequest};
+use rotor_model::{Item, ModelError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("Requested resource not found: Table: {0} not found")]
+    TableNotFound(String),
+    #[error("Table already exists: {0}")]
+    TableExists(String),
+    /// A client error found while applying a write.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// Not served now (no leader, replicas down); retrying later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub trait Backend: Send + Sync + 'static {
+    fn create_table(
+        &self,
+        def: TableDef,
+    ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
+    fn update_table(&self, def: &TableDef)
+        -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn delete_table(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
+    /// The current definition of a table (from a cache; cheap).
+    fn table(&self, name: &str) -> Option<TableDef>;
+    /// All table names, ascending.
+    fn table_names(&self) -> Vec<String>;
+    fn table_stats(
+        &self,
+        def: &TableDef,
+    ) -> impl Future<Output = Result<TableStats, BackendError>> + Send;
+    /// Applies a write on a partition; resolves once it is durable.
+    fn write(
+        &self,
+        def: &TableDef,
+        partition: u32,
+        req: WriteRequest,
+    ) -> impl Future<Output = Result<WriteOutcome, BackendError>> + Send;
+    fn get(
+        &self,
+        def: &TableDef,
+        partition: u32,
+        item_key: Vec<u8>,
+        consistent: bool,
+    ) -> impl Future<Output = Result<Option<Item>, BackendError>> + Send;
+    fn read_range(
+        &self,
+        def: &TableDef,
+        partition: u32,
+        range: ReadRange,
+        consistent: bool,
+    ) -> impl Future<Output = Result<RangePage, BackendError>> + Send;
+}
+
+impl From<BackendError> for crate::error::ApiError {
+    fn from(e: BackendError) -> Self {
+        use crate::error::ApiError;
+        match e {
+            BackendError::TableNotFound(_) => {
+                ApiError::ResourceNotFound("Requested resource not found".into())
+            }
+            BackendError::TableExists(name) => {
+                ApiError::ResourceInUse(format!("Table already exists: {name}"))
+            }
+            BackendError::Model(m) => m.into(),
+            BackendError::Unavailable(m) => ApiError::ServiceUnavailable(m),
+            BackendError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}

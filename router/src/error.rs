@@ -1,0 +1,108 @@
+//! API errors: every failure a client can see, mapped once to DynamoDB's error type,
+//! HTTP status and body. No catch-all: a new variant forces a decision here.
+
+use rotor_model::value::item_to_json;
+use rotor_model::{Item, ModelError};
+use serde_json::{json, Value as Json};
+
+const DYNAMO: &str = "com.amazonaws.dynamodb.v20120810#";
+const CORAL: &str = "com.amazon.coral.service#";
+const CORAL_VALIDATION: &str = "com.amazon.coral.validate#";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceInUse(String),
+    /// The condition was false; `item` is returned with ReturnValuesOnConditionCheckFailure.
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed { item: Option<Item> },
+    /// The body is not JSON of the expected shape.
+    #[error("{0}")]
+    Serialization(String),
+    #[error("An unknown operation was requested.")]
+    UnknownOperation,
+    #[error(
+        "Request must contain either a valid (registered) AWS access key ID or X.509 certificate."
+    )]
+    MissingAuthenticationToken,
+    #[error("{0}")]
+    RequestTooLarge(String),
+    #[error("{0}")]
+    ProvisionedThroughputExceeded(String),
+    #[error("{0}")]
+    Throttling(String),
+    /// The cluster could not serve the request in time; the client should retry.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// A bug or an engine fault; details are logged, not sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Validation(m) => ApiError::Validation(m),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn validation(msg: impl Into<String>) -> Self {
+        ApiError::Validation(msg.into())
+    }
+
+    /// DynamoDB's short error name, as in `__type` after the `#` (also the metric label).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "ValidationException",
+            ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
+            ApiError::ResourceInUse(_) => "ResourceInUseException",
+            ApiError::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
+            ApiError::Serialization(_) => "SerializationException",
+            ApiError::UnknownOperation => "UnknownOperationException",
+            ApiError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
+            ApiError::Throttling(_) => "ThrottlingException",
+            ApiError::ServiceUnavailable(_) => "ServiceUnavailableException",
+            ApiError::Internal(_) => "InternalServerError",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Internal(_) => 500,
+            ApiError::ServiceUnavailable(_) => 503,
+            ApiError::RequestTooLarge(_) => 413,
+            _ => 400,
+        }
+    }
+
+    fn namespace(&self) -> &'static str {
+        match self {
+            ApiError::Serialization(_) | ApiError::UnknownOperation => CORAL,
+            ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATION,
+            ApiError::Throttling(_) => CORAL,
+            _ => DYNAMO,
+        }
+    }
+
+    /// The JSON body DynamoDB sends for this error.
+    pub fn body(&self) -> Json {
+        let mut body = json!({
+            "__type": format!("{}{}", self.namespace(), self.code()),
+            "message": self.to_string(),
+        });
+        if let ApiError::ConditionalCheckFailed { item: Some(item) } = self {
+            body["Item"] = item_to_json(item);
+        }
+        body
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,156 @@
+//! The HTTP edge: one `POST /` dispatched on `X-Amz-Target`, plus health and metrics.
+//!
+//! Every request gets a request id (returned as `x-amzn-RequestId`), a tracing span, a
+//! count and a latency in metrics, and a body CRC32 (`x-amz-crc32`, which boto3 checks).
+//! Bodies over 16 MB, malformed JSON and unknown targets are answered with DynamoDB's
+//! errors before any work is done.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value as Json;
+use tracing::Instrument;
+
+use crate::backend::Backend;
+use crate::error::ApiError;
+use crate::operation::Operation;
+use crate::ops;
+
+/// Largest request body DynamoDB accepts.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Renders the process's metrics in Prometheus text format.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    pub metrics: Option<MetricsRender>,
+}
+
+struct AppState<B> {
+    backend: Arc<B>,
+    options: ServerOptions,
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains connections.
+pub async fn serve<B: Backend>(
+    listener: tokio::net::TcpListener,
+    backend: Arc<B>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = Arc::new(AppState { backend, options });
+    let app = Router::new()
+        .route("/", post(handle_api::<B>))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ready\n" }))
+        .route("/metrics", get(handle_metrics::<B>))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn handle_metrics<B: Backend>(State(state): State<Arc<AppState<B>>>) -> Response {
+    match &state.options.metrics {
+        Some(render) => render().into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled\n").into_response(),
+    }
+}
+
+async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Request) -> Response {
+    let request_id = new_request_id();
+    let started = Instant::now();
+    let op = target(req.headers()).and_then(Operation::from_target);
+    let op_name = op.map_or("Unknown", Operation::name);
+    let span = tracing::info_span!("request", op = op_name, id = %request_id);
+    let result = async {
+        let op = op.ok_or(ApiError::UnknownOperation)?;
+        if !req.headers().contains_key("authorization") {
+            return Err(ApiError::MissingAuthenticationToken);
+        }
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::RequestTooLarge(format!("Request size exceeded {MAX_BODY_BYTES} bytes"))
+            })?;
+        let json = parse_body(&body)?;
+        ops::dispatch(state.backend.as_ref(), op, &json).await
+    }
+    .instrument(span.clone())
+    .await;
+    let elapsed = started.elapsed();
+    metrics::histogram!("rotor_api_request_seconds", "op" => op_name).record(elapsed.as_secs_f64());
+    let (status, body) = match result {
+        Ok(json) => {
+            metrics::counter!("rotor_api_requests_total", "op" => op_name, "outcome" => "ok")
+                .increment(1);
+            (StatusCode::OK, json)
+        }
+        Err(err) => {
+            metrics::counter!("rotor_api_requests_total", "op" => op_name, "outcome" => err.code())
+                .increment(1);
+            let _enter = span.enter();
+            match &err {
+                ApiError::Internal(m) => tracing::error!(error = %m, "internal error"),
+                ApiError::ServiceUnavailable(m) => tracing::warn!(error = %m, "unavailable"),
+                other => tracing::debug!(error = %other, code = other.code(), "client error"),
+            }
+            let status =
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, err.body())
+        }
+    };
+    json_response(status, &body, &request_id)
+}
+
+fn target(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-amz-target").and_then(|v| v.to_str().ok())
+}
+
+fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Json::Object(Default::default()));
+    }
+    let json: Json = serde_json::from_slice(body).map_err(|_| {
+        ApiError::Serialization("Start of structure or map found where not expected.".into())
+    })?;
+    if !json.is_object() {
+        return Err(ApiError::Serialization(
+            "Start of structure or map found where not expected.".into(),
+        ));
+    }
+    Ok(json)
+}
+
+fn json_response(status: StatusCode, body: &Json, request_id: &str) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let crc = crc32fast::hash(&bytes);
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    headers.insert("x-amz-crc32", HeaderValue::from(crc));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    resp
+}
+
+/// A request id in DynamoDB's shape: 52 upper-case letters and digits.
+fn new_request_id() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let b = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    format!("{a}{}", &b[..20])
+}

@@ -1,0 +1,23 @@
+//! rotor-router: the stateless DynamoDB API edge.
+//!
+//! ```text
+//!   HTTP POST /  (X-Amz-Target: DynamoDB_20120810.<Op>)
+//!     http       body limits, request id, CRC32, span and metrics per request
+//!     operation  the Operation enum: what the target names
+//!     ops/*      one file per family: validate, parse expressions, route, answer
+//!     backend    the cluster as the router sees it (tables, partitions, reads, writes)
+//!     error      every failure mapped once to DynamoDB's error type and status
+//! ```
+
+pub mod backend;
+pub mod capacity;
+pub mod error;
+pub mod http;
+pub mod operation;
+pub mod ops;
+pub mod request;
+
+pub use backend::{Backend, BackendError};
+pub use error::{ApiError, ApiResult};
+pub use http::{serve, ServerOptions};
+pub use operation::Operation;

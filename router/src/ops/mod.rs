@@ -1,0 +1,34 @@
+//! The operations, one file per family, and the dispatch from `Operation`.
+
+mod batch;
+mod items;
+mod keys;
+mod query;
+mod tables;
+
+use serde_json::Value as Json;
+
+use crate::backend::Backend;
+use crate::error::ApiResult;
+use crate::operation::Operation;
+use crate::request::Request;
+
+/// Runs one operation on a parsed body and returns the response body.
+pub async fn dispatch<B: Backend>(backend: &B, op: Operation, body: &Json) -> ApiResult<Json> {
+    let req = Request::new(body)?;
+    match op {
+        Operation::CreateTable => tables::create_table(backend, &req).await,
+        Operation::DeleteTable => tables::delete_table(backend, &req).await,
+        Operation::DescribeTable => tables::describe_table(backend, &req).await,
+        Operation::ListTables => tables::list_tables(backend, &req),
+        Operation::UpdateTable => tables::update_table(backend, &req).await,
+        Operation::PutItem => items::put_item(backend, &req).await,
+        Operation::GetItem => items::get_item(backend, &req).await,
+        Operation::UpdateItem => items::update_item(backend, &req).await,
+        Operation::DeleteItem => items::delete_item(backend, &req).await,
+        Operation::Query => query::query(backend, &req).await,
+        Operation::Scan => query::scan(backend, &req).await,
+        Operation::BatchGetItem => batch::batch_get_item(backend, &req).await,
+        Operation::BatchWriteItem => batch::batch_write_item(backend, &req).await,
+    }
+}

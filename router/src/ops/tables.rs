@@ -1,0 +1,405 @@
+//! Table operations: CreateTable, DeleteTable, DescribeTable, ListTables, UpdateTable.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType, TableDef};
+use serde_json::{json, Map, Value as Json};
+
+use crate::backend::Backend;
+use crate::error::{ApiError, ApiResult};
+use crate::request::{validate_table_name, validation_errors, Request};
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0)
+}
+
+pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    let name = req.table_name()?;
+    req.reject_unsupported(
+        "GlobalSecondaryIndexes",
+        "secondary indexes come with the change log",
+    )?;
+    req.reject_unsupported(
+        "LocalSecondaryIndexes",
+        "secondary indexes come with the change log",
+    )?;
+    if let Some(spec) = req.object("StreamSpecification")? {
+        if spec.get("StreamEnabled").and_then(Json::as_bool) == Some(true) {
+            return Err(ApiError::validation(
+                "StreamSpecification is not supported by Rotor yet (streams come with the change log)",
+            ));
+        }
+    }
+    let attribute_definitions = parse_attribute_definitions(req)?;
+    let key_schema = parse_key_schema(req, &attribute_definitions)?;
+    let billing_mode = parse_billing_mode(req)?.unwrap_or(BillingMode::Provisioned);
+    let throughput = parse_throughput(req)?;
+    let (read_capacity_units, write_capacity_units) = match (billing_mode, throughput) {
+        (BillingMode::Provisioned, Some(t)) => t,
+        (BillingMode::Provisioned, None) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+            ))
+        }
+        (BillingMode::PayPerRequest, Some(_)) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ))
+        }
+        (BillingMode::PayPerRequest, None) => (0, 0),
+    };
+    let created = now();
+    let def = TableDef {
+        name: name.to_owned(),
+        id: 0,
+        key_schema,
+        attribute_definitions,
+        billing_mode,
+        read_capacity_units,
+        write_capacity_units,
+        creation_time: created,
+        last_billing_mode_change: (billing_mode == BillingMode::PayPerRequest).then_some(created),
+        partition_count: 0,
+        table_class: req.str("TableClass")?.map(str::to_owned),
+        deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
+    };
+    let def = backend.create_table(def).await?;
+    Ok(json!({ "TableDescription": describe(&def, 0, 0, "ACTIVE") }))
+}
+
+pub async fn delete_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    let name = req.table_name()?;
+    let def = backend.table(name).ok_or_else(|| not_found(name))?;
+    if def.deletion_protection {
+        return Err(ApiError::validation(format!(
+            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first. Table: {name}"
+        )));
+    }
+    let stats = backend.table_stats(&def).await?;
+    let def = backend.delete_table(name).await?;
+    Ok(
+        json!({ "TableDescription": describe(&def, stats.item_count, stats.size_bytes, "DELETING") }),
+    )
+}
+
+pub async fn describe_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    let name = req.table_name()?;
+    let def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let stats = backend.table_stats(&def).await?;
+    Ok(json!({ "Table": describe(&def, stats.item_count, stats.size_bytes, "ACTIVE") }))
+}
+
+pub fn list_tables<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    let start = req.str("ExclusiveStartTableName")?;
+    if let Some(start) = start {
+        validate_table_name(start, "exclusiveStartTableName")?;
+    }
+    let limit = match req.int("Limit")? {
+        None => 100,
+        Some(l) if (1..=100).contains(&l) => l as usize,
+        Some(l) => {
+            let bound = if l < 1 {
+                "greater than or equal to 1"
+            } else {
+                "less than or equal to 100"
+            };
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value {bound}"
+            )));
+        }
+    };
+    let names: Vec<String> = backend
+        .table_names()
+        .into_iter()
+        .filter(|n| start.is_none_or(|s| n.as_str() > s))
+        .collect();
+    let page: Vec<&String> = names.iter().take(limit).collect();
+    let mut out = json!({ "TableNames": page });
+    if names.len() > limit {
+        if let Some(last) = page.last() {
+            out["LastEvaluatedTableName"] = json!(last);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    let name = req.table_name()?;
+    req.reject_unsupported(
+        "GlobalSecondaryIndexUpdates",
+        "secondary indexes come with the change log",
+    )?;
+    req.reject_unsupported("ReplicaUpdates", "global tables are not planned")?;
+    let mut def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let billing = parse_billing_mode(req)?;
+    let throughput = parse_throughput(req)?;
+    let deletion_protection = req.bool("DeletionProtectionEnabled")?;
+    let table_class = req.str("TableClass")?;
+    if billing.is_none()
+        && throughput.is_none()
+        && deletion_protection.is_none()
+        && table_class.is_none()
+    {
+        return Err(ApiError::validation(
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+        ));
+    }
+    let mode = billing.unwrap_or(def.billing_mode);
+    match (mode, throughput) {
+        (BillingMode::PayPerRequest, Some(_)) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ))
+        }
+        (BillingMode::Provisioned, None) if def.billing_mode == BillingMode::PayPerRequest => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+            ))
+        }
+        (BillingMode::Provisioned, Some((r, w))) => {
+            if def.billing_mode == BillingMode::Provisioned
+                && r == def.read_capacity_units
+                && w == def.write_capacity_units
+                && billing.is_none()
+            {
+                return Err(ApiError::validation(format!(
+                    "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                    def.read_capacity_units, def.write_capacity_units
+                )));
+            }
+            def.read_capacity_units = r;
+            def.write_capacity_units = w;
+        }
+        (BillingMode::PayPerRequest, None) => {
+            def.read_capacity_units = 0;
+            def.write_capacity_units = 0;
+        }
+        (BillingMode::Provisioned, None) => {}
+    }
+    if mode != def.billing_mode {
+        def.last_billing_mode_change = Some(now());
+        def.billing_mode = mode;
+    }
+    if let Some(p) = deletion_protection {
+        def.deletion_protection = p;
+    }
+    if let Some(c) = table_class {
+        def.table_class = Some(c.to_owned());
+    }
+    backend.update_table(&def).await?;
+    let stats = backend.table_stats(&def).await?;
+    Ok(json!({ "TableDescription": describe(&def, stats.item_count, stats.size_bytes, "ACTIVE") }))
+}
+
+pub fn not_found(_name: &str) -> ApiError {
+    ApiError::ResourceNotFound("Requested resource not found".into())
+}
+
+/// A `TableDescription` as DynamoDB renders it.
+fn describe(def: &TableDef, item_count: u64, size_bytes: u64, status: &str) -> Json {
+    let mut key_schema =
+        vec![json!({ "AttributeName": def.key_schema.partition.name, "KeyType": "HASH" })];
+    if let Some(sort) = &def.key_schema.sort {
+        key_schema.push(json!({ "AttributeName": sort.name, "KeyType": "RANGE" }));
+    }
+    let attrs: Vec<Json> = def
+        .attribute_definitions
+        .iter()
+        .map(|a| json!({ "AttributeName": a.name, "AttributeType": a.ty.descriptor() }))
+        .collect();
+    let mut out = json!({
+        "AttributeDefinitions": attrs,
+        "TableName": def.name,
+        "KeySchema": key_schema,
+        "TableStatus": status,
+        "CreationDateTime": def.creation_time,
+        "ProvisionedThroughput": {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": def.read_capacity_units,
+            "WriteCapacityUnits": def.write_capacity_units,
+        },
+        "TableSizeBytes": size_bytes,
+        "ItemCount": item_count,
+        "TableArn": def.arn(),
+        "TableId": table_uuid(def),
+        "DeletionProtectionEnabled": def.deletion_protection,
+    });
+    let mut summary = Map::new();
+    summary.insert("BillingMode".into(), json!(def.billing_mode.as_str()));
+    if let Some(t) = def.last_billing_mode_change {
+        if def.billing_mode == BillingMode::PayPerRequest {
+            summary.insert("LastUpdateToPayPerRequestDateTime".into(), json!(t));
+        }
+    }
+    out["BillingModeSummary"] = Json::Object(summary);
+    if let Some(class) = &def.table_class {
+        out["TableClassSummary"] = json!({ "TableClass": class });
+    }
+    out
+}
+
+/// A stable UUID-shaped id for a table, from its storage id and creation time.
+fn table_uuid(def: &TableDef) -> String {
+    let bits = (u128::from(def.id) << 64) | u128::from(def.creation_time.to_bits());
+    let h = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn parse_billing_mode(req: &Request) -> ApiResult<Option<BillingMode>> {
+    Ok(
+        match req.one_of(
+            "BillingMode",
+            "billingMode",
+            &["PROVISIONED", "PAY_PER_REQUEST"],
+        )? {
+            Some("PROVISIONED") => Some(BillingMode::Provisioned),
+            Some(_) => Some(BillingMode::PayPerRequest),
+            None => None,
+        },
+    )
+}
+
+fn parse_throughput(req: &Request) -> ApiResult<Option<(u64, u64)>> {
+    let Some(t) = req.object("ProvisionedThroughput")? else {
+        return Ok(None);
+    };
+    let get = |field: &str, wire: &str| -> ApiResult<u64> {
+        match t.get(field).and_then(Json::as_i64) {
+            Some(v) if v >= 1 => Ok(v as u64),
+            Some(v) => Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'provisionedThroughput.{wire}' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            ))),
+            None => Err(ApiError::validation(format!(
+                "1 validation error detected: Value null at 'provisionedThroughput.{wire}' failed to satisfy constraint: Member must not be null"
+            ))),
+        }
+    };
+    Ok(Some((
+        get("ReadCapacityUnits", "readCapacityUnits")?,
+        get("WriteCapacityUnits", "writeCapacityUnits")?,
+    )))
+}
+
+fn parse_attribute_definitions(req: &Request) -> ApiResult<Vec<KeyAttribute>> {
+    let defs = req.array("AttributeDefinitions")?.ok_or_else(|| {
+        ApiError::validation(
+            "1 validation error detected: Value null at 'attributeDefinitions' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let mut out: Vec<KeyAttribute> = Vec::with_capacity(defs.len());
+    for d in defs {
+        let name = d
+            .get("AttributeName")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let ty = d
+            .get("AttributeType")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let ty = ScalarType::from_descriptor(ty).ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{ty}' at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]"
+            ))
+        })?;
+        if name.is_empty() {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value null at 'attributeDefinitions.1.member.attributeName' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+        if out.iter().any(|a| a.name == name) {
+            return Err(ApiError::validation(format!(
+                "Cannot have two attributes with the same name. Attribute name: {name}"
+            )));
+        }
+        out.push(KeyAttribute {
+            name: name.to_owned(),
+            ty,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_key_schema(req: &Request, attrs: &[KeyAttribute]) -> ApiResult<KeySchema> {
+    let elems = req.array("KeySchema")?.ok_or_else(|| {
+        ApiError::validation(
+            "1 validation error detected: Value null at 'keySchema' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let mut problems = Vec::new();
+    if elems.is_empty() {
+        problems.push("Value '[]' at 'keySchema' failed to satisfy constraint: Member must have length greater than or equal to 1".to_owned());
+    }
+    if elems.len() > 2 {
+        problems.push("Value at 'keySchema' failed to satisfy constraint: Member must have length less than or equal to 2".to_owned());
+    }
+    validation_errors(problems)?;
+    let mut hash = None;
+    let mut range = None;
+    for e in elems {
+        let name = e
+            .get("AttributeName")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let kind = e.get("KeyType").and_then(Json::as_str).unwrap_or_default();
+        let attr = attrs.iter().find(|a| a.name == name).cloned().ok_or_else(|| {
+            ApiError::validation(
+                "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [".to_owned()
+                    + name
+                    + "], AttributeDefinitions: ["
+                    + &attrs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                    + "]",
+            )
+        })?;
+        let slot = match kind {
+            "HASH" => &mut hash,
+            "RANGE" => &mut range,
+            other => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'keySchema.1.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]"
+                )))
+            }
+        };
+        if slot.is_some() {
+            return Err(ApiError::validation(
+                "Invalid KeySchema: Too many hash key elements or range key elements",
+            ));
+        }
+        *slot = Some(attr);
+    }
+    let partition = hash.ok_or_else(|| {
+        ApiError::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    })?;
+    if elems
+        .first()
+        .and_then(|e| e.get("KeyType"))
+        .and_then(Json::as_str)
+        != Some("HASH")
+    {
+        return Err(ApiError::validation(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        ));
+    }
+    if range.as_ref().is_some_and(|r| r.name == partition.name) {
+        return Err(ApiError::validation(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        ));
+    }
+    if attrs.len() != elems.len() {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+    Ok(KeySchema {
+        partition,
+        sort: range,
+    })
+}

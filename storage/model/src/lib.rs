@@ -1,0 +1,25 @@
+//! rotor-model: DynamoDB's data model as pure logic, with no IO.
+//!
+//! ```text
+//!   number   exact decimals (38 digits, 1e-130..1e+126), canonical text
+//!   value    AttributeValue (ten types), Item, DynamoDB JSON in and out, item size
+//!   keys     order-preserving key encoding and the fixed partition-key hash (token)
+//!   expr     the expression language: parse, validate names/values, evaluate, update
+//!   write    logical write commands and their deterministic application to an item
+//! ```
+//!
+//! Everything here is deterministic: the same command on the same item gives the same
+//! result on every replica, which is what lets raft feed a partition a log.
+
+pub mod error;
+pub mod expr;
+pub mod keys;
+pub mod number;
+pub mod read;
+pub mod table;
+pub mod value;
+pub mod write;
+
+pub use error::ModelError;
+pub use number::Number;
+pub use value::{AttributeValue, Item};

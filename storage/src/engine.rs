@@ -1,0 +1,102 @@
+//! The node's one RocksDB: column families, and durable writes with group commit.
+//!
+//! A write goes into RocksDB (memtable and WAL file, not yet fsynced) and then waits for
+//! the syncer thread, which fsyncs the WAL once for every write queued since its last
+//! sync. Many concurrent writers thus share one fsync, and none is acknowledged before
+//! its bytes are on disk.
+
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use rocksdb::{ColumnFamily, Options, WriteBatch, WriteOptions, DB};
+use tokio::sync::oneshot;
+
+use crate::error::{Result, StorageError};
+
+/// Column family of catalog and statistics records.
+pub const CF_META: &str = "meta";
+/// Column family of items.
+pub const CF_ITEMS: &str = "items";
+
+pub struct Engine {
+    db: Arc<DB>,
+    sync_queue: mpsc::Sender<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Engine {
+    /// Opens (or creates) the database under `path`.
+    pub fn open(path: &Path) -> Result<Engine> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        let mut items = Options::default();
+        items.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = vec![
+            rocksdb::ColumnFamilyDescriptor::new(CF_META, Options::default()),
+            rocksdb::ColumnFamilyDescriptor::new(CF_ITEMS, items),
+        ];
+        let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
+        let (tx, rx) = mpsc::channel();
+        let sync_db = db.clone();
+        thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || run_syncer(sync_db, rx))
+            .map_err(|e| StorageError::Sync(e.to_string()))?;
+        Ok(Engine { db, sync_queue: tx })
+    }
+
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+
+    pub fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StorageError::Corrupt(format!("missing column family {name}")))
+    }
+
+    /// Writes a batch without waiting for the disk; call `sync` before acknowledging.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        self.db.write_opt(batch, &wo)?;
+        metrics::counter!("rotor_storage_batches_total").increment(1);
+        Ok(())
+    }
+
+    /// Resolves once every write made before this call is fsynced.
+    pub async fn sync(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.sync_queue
+            .send(tx)
+            .map_err(|_| StorageError::Sync("syncer stopped".into()))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StorageError::Sync(e)),
+            Err(_) => Err(StorageError::Sync("syncer stopped".into())),
+        }
+    }
+
+    /// Blocking variant of `sync` for callers outside the async runtime.
+    pub fn sync_blocking(&self) -> Result<()> {
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+}
+
+/// Fsyncs the WAL once per round for every waiter queued in that round.
+fn run_syncer(db: Arc<DB>, rx: mpsc::Receiver<oneshot::Sender<Result<(), String>>>) {
+    while let Ok(first) = rx.recv() {
+        let mut waiters = vec![first];
+        waiters.extend(rx.try_iter());
+        let result = db.flush_wal(true).map_err(|e| e.to_string());
+        metrics::counter!("rotor_storage_wal_syncs_total").increment(1);
+        metrics::histogram!("rotor_storage_wal_sync_group_size").record(waiters.len() as f64);
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}

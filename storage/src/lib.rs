@@ -1,0 +1,22 @@
+//! rotor-storage: a node's storage engine on one RocksDB, with no networking.
+//!
+//! ```text
+//!   Store ── catalog   table definitions (column family `meta`)
+//!         ├─ Partition  a deterministic state machine per (table, partition):
+//!         │             apply(WriteRequest) -> WriteOutcome, one RocksDB batch each
+//!         └─ Engine     RocksDB, column families, durable writes with group commit
+//! ```
+//!
+//! Items live in the `items` column family under `table | token | pk | sk`
+//! (see `rotor_model::keys`), so a partition is one contiguous key range.
+
+mod codec;
+pub mod engine;
+pub mod error;
+pub mod partition;
+pub mod store;
+
+pub use engine::Engine;
+pub use error::StorageError;
+pub use partition::Partition;
+pub use store::Store;

@@ -1,0 +1,210 @@
+//! The store: the catalog of tables, their partitions, and reads over the items.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use rotor_model::keys::{prefix_successor, table_prefix};
+use rotor_model::read::{RangePage, ReadRange};
+use rotor_model::table::{TableDef, TableStats};
+use rotor_model::value::item_size;
+use rotor_model::write::WriteOutcome;
+use rotor_model::Item;
+
+use crate::codec::{decode, encode};
+use crate::engine::{Engine, CF_ITEMS, CF_META};
+use crate::error::{Result, StorageError};
+use crate::partition::{stats_prefix, Partition};
+use rotor_model::write::WriteRequest;
+
+const TABLE_PREFIX: &[u8] = b"table/";
+const NEXT_TABLE_ID: &[u8] = b"next_table_id";
+
+pub struct Store {
+    engine: Arc<Engine>,
+    tables: RwLock<HashMap<String, TableDef>>,
+    partitions: RwLock<HashMap<(u32, u32), Arc<Partition>>>,
+    /// Serialises catalog changes.
+    catalog_lock: Mutex<()>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let engine = Arc::new(Engine::open(path)?);
+        let mut tables = HashMap::new();
+        let mut partitions = HashMap::new();
+        let meta = engine.cf(CF_META)?;
+        for entry in engine.db().prefix_iterator_cf(meta, TABLE_PREFIX) {
+            let (key, value) = entry?;
+            if !key.starts_with(TABLE_PREFIX) {
+                break;
+            }
+            let def: TableDef = decode(&value)?;
+            for p in 0..def.partition_count {
+                partitions.insert((def.id, p), Arc::new(Partition::open(&engine, def.id, p)?));
+            }
+            tables.insert(def.name.clone(), def);
+        }
+        tracing::info!(tables = tables.len(), path = %path.display(), "storage opened");
+        Ok(Store {
+            engine,
+            tables: RwLock::new(tables),
+            partitions: RwLock::new(partitions),
+            catalog_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn table(&self, name: &str) -> Option<TableDef> {
+        self.tables.read().get(name).cloned()
+    }
+
+    /// Table names in ascending order.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Records a new table; `def.id` is assigned here and never reused.
+    pub fn create_table(&self, mut def: TableDef) -> Result<TableDef> {
+        let _guard = self.catalog_lock.lock();
+        if self.tables.read().contains_key(&def.name) {
+            return Err(StorageError::TableExists(def.name));
+        }
+        let meta = self.engine.cf(CF_META)?;
+        let next_id = match self.engine.db().get_cf(meta, NEXT_TABLE_ID)? {
+            Some(bytes) => decode::<u32>(&bytes)?,
+            None => 1,
+        };
+        def.id = next_id;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(meta, NEXT_TABLE_ID, encode(&(next_id + 1))?);
+        batch.put_cf(meta, table_key(&def.name), encode(&def)?);
+        self.engine.write(batch)?;
+        self.engine.sync_blocking()?;
+        let mut parts = self.partitions.write();
+        for p in 0..def.partition_count {
+            parts.insert(
+                (def.id, p),
+                Arc::new(Partition::open(&self.engine, def.id, p)?),
+            );
+        }
+        self.tables.write().insert(def.name.clone(), def.clone());
+        Ok(def)
+    }
+
+    /// Replaces a table's definition (capacity settings and the like).
+    pub fn update_table(&self, def: &TableDef) -> Result<()> {
+        let _guard = self.catalog_lock.lock();
+        if !self.tables.read().contains_key(&def.name) {
+            return Err(StorageError::TableNotFound(def.name.clone()));
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.engine.cf(CF_META)?, table_key(&def.name), encode(def)?);
+        self.engine.write(batch)?;
+        self.engine.sync_blocking()?;
+        self.tables.write().insert(def.name.clone(), def.clone());
+        Ok(())
+    }
+
+    /// Removes a table and all its items.
+    pub fn delete_table(&self, name: &str) -> Result<TableDef> {
+        let _guard = self.catalog_lock.lock();
+        let def = self
+            .table(name)
+            .ok_or_else(|| StorageError::TableNotFound(name.to_owned()))?;
+        let meta = self.engine.cf(CF_META)?;
+        let items = self.engine.cf(CF_ITEMS)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(meta, table_key(name));
+        let stats_from = stats_prefix(def.id);
+        if let Some(stats_to) = prefix_successor(&stats_from) {
+            batch.delete_range_cf(meta, stats_from, stats_to);
+        }
+        let from = table_prefix(def.id).to_vec();
+        let to = (def.id + 1).to_be_bytes().to_vec();
+        batch.delete_range_cf(items, from, to);
+        self.engine.write(batch)?;
+        self.engine.sync_blocking()?;
+        self.partitions.write().retain(|(t, _), _| *t != def.id);
+        self.tables.write().remove(name);
+        Ok(def)
+    }
+
+    pub fn table_stats(&self, def: &TableDef) -> TableStats {
+        let parts = self.partitions.read();
+        let mut total = TableStats::default();
+        for p in 0..def.partition_count {
+            if let Some(part) = parts.get(&(def.id, p)) {
+                let s = part.stats();
+                total.item_count += s.item_count;
+                total.size_bytes += s.size_bytes;
+            }
+        }
+        total
+    }
+
+    fn partition(&self, table_id: u32, index: u32) -> Result<Arc<Partition>> {
+        self.partitions
+            .read()
+            .get(&(table_id, index))
+            .cloned()
+            .ok_or_else(|| {
+                StorageError::TableNotFound(format!("table id {table_id} partition {index}"))
+            })
+    }
+
+    /// Applies a write on partition `index` and waits until it is durable.
+    pub async fn write(&self, index: u32, req: &WriteRequest) -> Result<WriteOutcome> {
+        let partition = self.partition(req.table_id, index)?;
+        let outcome = partition.apply(&self.engine, req)?;
+        if matches!(outcome, WriteOutcome::Applied { .. }) {
+            self.engine.sync().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Reads one item by its storage key.
+    pub fn get(&self, item_key: &[u8]) -> Result<Option<Item>> {
+        let items = self.engine.cf(CF_ITEMS)?;
+        match self.engine.db().get_pinned_cf(items, item_key)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads items in a key range, stopping at the item or byte limit.
+    pub fn read_range(&self, range: &ReadRange) -> Result<RangePage> {
+        let items = self.engine.cf(CF_ITEMS)?;
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(range.start.clone());
+        opts.set_iterate_upper_bound(range.end.clone());
+        let mode = if range.reverse {
+            IteratorMode::End
+        } else {
+            IteratorMode::From(&range.start, Direction::Forward)
+        };
+        let mut page = RangePage::default();
+        for entry in self.engine.db().iterator_cf_opt(items, opts, mode) {
+            let (key, value) = entry?;
+            if range.max_items.is_some_and(|max| page.items.len() >= max)
+                || page.bytes >= range.max_bytes
+            {
+                page.truncated = true;
+                break;
+            }
+            let item: Item = decode(&value)?;
+            page.bytes += item_size(&item);
+            page.items.push((key.to_vec(), item));
+        }
+        Ok(page)
+    }
+}
+
+fn table_key(name: &str) -> Vec<u8> {
+    let mut k = TABLE_PREFIX.to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}

@@ -1,0 +1,155 @@
+//! Test harness: starts a real `rotor` process on a free loopback port and builds an
+//! AWS SDK client for it.
+//!
+//! The binary is `$ROTOR_BIN`, or `target/debug/rotor` of this workspace (the test
+//! command builds it first).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+/// A running `rotor dev` with its own data directory.
+pub struct Rotor {
+    child: Option<Child>,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub fn rotor_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("ROTOR_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/rotor")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+impl Rotor {
+    /// Starts `rotor dev` on a fresh data directory.
+    pub fn start() -> Rotor {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut r = Rotor::start_on(&dir, free_port());
+        r._temp = Some(temp);
+        r
+    }
+
+    /// Starts `rotor dev` on an existing data directory and port.
+    pub fn start_on(data_dir: &Path, port: u16) -> Rotor {
+        let bin = rotor_bin();
+        assert!(
+            bin.exists(),
+            "{} is missing: build it with `cargo build -p rotor-node`",
+            bin.display()
+        );
+        let mut child = Command::new(&bin)
+            .args(["dev", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rotor");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let r = Rotor {
+            child: Some(child),
+            port,
+            data_dir: data_dir.to_path_buf(),
+            _temp: None,
+            log,
+        };
+        r.wait_ready();
+        r
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "rotor did not start listening within 30 s; its output:\n{}",
+            self.output()
+        );
+    }
+
+    pub fn output(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An AWS SDK client for this server (dummy credentials, plain HTTP).
+    pub fn client(&self) -> aws_sdk_dynamodb::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "static"))
+            .http_client(http)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// `kill -9`: nothing gets a chance to flush.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills the process and starts a new one on the same data directory and port.
+    pub fn restart_after_kill9(mut self) -> Rotor {
+        self.kill9();
+        let mut next = Rotor::start_on(&self.data_dir, self.port);
+        next._temp = self._temp.take();
+        next
+    }
+}
+
+impl Drop for Rotor {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
