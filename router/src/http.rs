@@ -117,9 +117,6 @@ fn target(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Json::Object(Default::default()));
-    }
     let json: Json = serde_json::from_slice(body).map_err(|_| {
         ApiError::Serialization("Start of structure or map found where not expected.".into())
     })?;

@@ -176,7 +176,7 @@ async fn put_get_update_delete() {
         .table_name("items")
         .key("pk", s("a"))
         .update_expression(
-            "SET price = price + :d, #c = if_not_exists(#c, :zero) ADD tags :t REMOVE missing",
+            "SET price = price + :d, #c = if_not_exists(#c, :zero) ADD tags :t REMOVE gone",
         )
         .expression_attribute_names("#c", "count")
         .expression_attribute_values(":d", n("0.25"))

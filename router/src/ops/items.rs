@@ -50,8 +50,27 @@ fn return_old_on_failure(req: &Request) -> ApiResult<bool> {
     )? == Some("ALL_OLD"))
 }
 
-/// Rejects the legacy (pre-expression) parameters Rotor does not translate.
+/// Each legacy (pre-expression) parameter and the expression that replaces it.
+const LEGACY: [(&str, &str); 7] = [
+    ("Expected", "ConditionExpression"),
+    ("ConditionalOperator", "ConditionExpression"),
+    ("AttributeUpdates", "UpdateExpression"),
+    ("AttributesToGet", "ProjectionExpression"),
+    ("KeyConditions", "KeyConditionExpression"),
+    ("QueryFilter", "FilterExpression"),
+    ("ScanFilter", "FilterExpression"),
+];
+
+/// Rejects the legacy parameters Rotor does not translate, and any legacy parameter
+/// mixed with its expression, as DynamoDB does.
 pub(super) fn reject_legacy(req: &Request, fields: &[&str]) -> ApiResult<()> {
+    for (legacy, expression) in LEGACY {
+        if req.field(legacy).is_some() && req.field(expression).is_some() {
+            return Err(ApiError::validation(format!(
+                "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{legacy}}} Expression parameters: {{{expression}}}"
+            )));
+        }
+    }
     for f in fields {
         req.reject_unsupported(f, "use the expression parameters instead")?;
     }
@@ -60,13 +79,11 @@ pub(super) fn reject_legacy(req: &Request, fields: &[&str]) -> ApiResult<()> {
 
 /// The projection of a read: `ProjectionExpression`, or the legacy `AttributesToGet`.
 pub(super) fn projection(req: &Request, parser: &mut Parser) -> ApiResult<Option<Vec<Path>>> {
+    reject_legacy(req, &[])?;
     let expr = req.str("ProjectionExpression")?;
     let legacy = req.array("AttributesToGet")?;
     match (expr, legacy) {
-        (Some(_), Some(_)) => Err(ApiError::validation(
-            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}",
-        )),
-        (Some(text), None) => Ok(Some(parser.projection(text)?)),
+        (Some(text), _) => Ok(Some(parser.projection(text)?)),
         (None, Some(names)) => {
             let mut paths = Vec::with_capacity(names.len());
             for n in names {
