@@ -48,10 +48,15 @@ pub async fn serve<B: Backend>(
 ) -> std::io::Result<()> {
     let state = Arc::new(AppState { backend, options });
     let app = Router::new()
-        .route("/", post(handle_api::<B>))
+        .route(
+            "/",
+            post(handle_api::<B>).get(|| async { "healthy: rotor\n" }),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(handle_metrics::<B>))
+        // DynamoDB serves its API on any path.
+        .fallback(post(handle_api::<B>))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);
     axum::serve(listener, app)

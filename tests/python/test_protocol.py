@@ -179,3 +179,48 @@ def test_healthz_or_root(endpoint):
     assert status in (200, 400, 404, 405, 500)
     status, doc, _ = raw(endpoint, "ListTables", {})
     assert status == 200
+
+
+def _signed_headers(endpoint, op, body):
+    from differential import _sign
+    return _sign(endpoint, {"Content-Type": "application/x-amz-json-1.0",
+                            "X-Amz-Target": "DynamoDB_20120810." + op}, body)
+
+
+def test_body_over_16_mb_is_refused_and_server_stays_up(endpoint, hash_table):
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlparse(endpoint)
+    item = {"pk": {"S": "big"}, "blob": {"S": "x" * (16 * 1024 * 1024 + 10)}}
+    body = json.dumps({"TableName": hash_table, "Item": item}).encode()
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("POST", "/", body=body, headers=_signed_headers(endpoint, "PutItem", body))
+        resp = conn.getresponse()
+        resp.read()
+        status = resp.status
+    except (ConnectionError, http.client.HTTPException):
+        status = None  # a server may also cut the connection; it must not apply anything
+    finally:
+        conn.close()
+    assert status is None or 400 <= status < 500
+    status, doc, _ = raw(endpoint, "GetItem", {"TableName": hash_table, "Key": {"pk": {"S": "big"}}})
+    assert status == 200 and "Item" not in doc, "an oversized request must not be applied"
+
+
+def test_connection_cut_mid_request_applies_nothing(endpoint, hash_table):
+    import socket
+    import urllib.parse
+    u = urllib.parse.urlparse(endpoint)
+    body = json.dumps({"TableName": hash_table, "Item": {"pk": {"S": "cut"}, "v": {"S": "y" * 2000}}}).encode()
+    headers = _signed_headers(endpoint, "PutItem", body)
+    head = "POST / HTTP/1.1\r\nHost: %s:%d\r\n" % (u.hostname, u.port)
+    head += "".join("%s: %s\r\n" % (k, v) for k, v in headers.items() if k.lower() != "content-length")
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    for _ in range(20):  # bounded: twenty cut requests
+        s = socket.create_connection((u.hostname, u.port), timeout=10)
+        s.sendall(head.encode() + body[: len(body) // 2])
+        s.close()
+    status, doc, _ = raw(endpoint, "GetItem", {"TableName": hash_table, "Key": {"pk": {"S": "cut"}}})
+    assert status == 200, "the server must keep answering after cut connections"
+    assert "Item" not in doc, "a request cut mid-body must not be applied"

@@ -87,7 +87,9 @@ pub(super) fn projection(req: &Request, parser: &mut Parser) -> ApiResult<Option
         (None, Some(names)) => {
             let mut paths = Vec::with_capacity(names.len());
             for n in names {
-                let n = n.as_str().ok_or_else(|| ApiError::validation("AttributesToGet must be strings"))?;
+                let n = n
+                    .as_str()
+                    .ok_or_else(|| ApiError::validation("AttributesToGet must be strings"))?;
                 paths.push(Path(vec![PathElem::Attr(n.to_owned())]));
             }
             Ok(Some(paths))
@@ -135,6 +137,7 @@ fn write_cost(old: &Option<Item>, new: &Option<Item>) -> f64 {
 
 pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
+    let def = table(backend, name)?;
     req.check_expression_maps(&["ConditionExpression"], &["ConditionExpression"])?;
     reject_legacy(req, &["Expected", "ConditionalOperator"])?;
     let item = req
@@ -153,7 +156,6 @@ pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
         None => None,
     };
     parser.finish()?;
-    let def = table(backend, name)?;
     let key = def.key_schema.key_of_item(&item)?;
     if item_size(&item) > MAX_ITEM_BYTES {
         return Err(ApiError::validation(
@@ -177,6 +179,7 @@ pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
 
 pub async fn get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
+    let def = table(backend, name)?;
     req.check_expression_maps(&["ProjectionExpression"], &["ProjectionExpression"])?;
     let key_item = req.item("Key")?.ok_or_else(|| {
         ApiError::validation("Cannot have null key for GetItem, DeleteItem, or UpdateItem")
@@ -190,7 +193,6 @@ pub async fn get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
     });
     let paths = projection(req, &mut parser)?;
     parser.finish()?;
-    let def = table(backend, name)?;
     let key = def.key_schema.key_from_request(&key_item)?;
     let at = place(&def, &key);
     let item = backend
@@ -215,6 +217,7 @@ pub async fn get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
 
 pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
+    let def = table(backend, name)?;
     req.check_expression_maps(
         &["UpdateExpression", "ConditionExpression"],
         &["UpdateExpression", "ConditionExpression"],
@@ -246,7 +249,6 @@ pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
         None => None,
     };
     parser.finish()?;
-    let def = table(backend, name)?;
     let key = def.key_schema.key_from_request(&key_item)?;
     if let Some(update) = &update {
         if let Some(attr) = update
@@ -289,6 +291,7 @@ pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
 
 pub async fn delete_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
+    let def = table(backend, name)?;
     req.check_expression_maps(&["ConditionExpression"], &["ConditionExpression"])?;
     reject_legacy(req, &["Expected", "ConditionalOperator"])?;
     let key_item = req.item("Key")?.ok_or_else(|| {
@@ -307,7 +310,6 @@ pub async fn delete_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
         None => None,
     };
     parser.finish()?;
-    let def = table(backend, name)?;
     let key = def.key_schema.key_from_request(&key_item)?;
     let at = place(&def, &key);
     let command = WriteCommand::Delete {

@@ -185,6 +185,7 @@ fn after(key: &[u8]) -> Vec<u8> {
 
 pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
+    let def = backend.table(name).ok_or_else(|| not_found(name))?;
     req.check_expression_maps(
         &[
             "KeyConditionExpression",
@@ -204,7 +205,6 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
     let (plan, key_condition) = ReadPlan::parse(req, &mut parser, Some(key_text))?;
     parser.finish()?;
     let forward = req.bool("ScanIndexForward")?.unwrap_or(true);
-    let def = backend.table(name).ok_or_else(|| not_found(name))?;
     let key_condition =
         key_condition.ok_or_else(|| ApiError::Internal("key condition not parsed".into()))?;
     let (pk, sort) = resolve_key_condition(&key_condition, &def.key_schema)?;
@@ -365,6 +365,7 @@ fn brief(v: &AttributeValue) -> String {
 
 pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
+    let def = backend.table(name).ok_or_else(|| not_found(name))?;
     req.check_expression_maps(
         &["FilterExpression", "ProjectionExpression"],
         &["FilterExpression"],
@@ -377,7 +378,6 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
     let (plan, _) = ReadPlan::parse(req, &mut parser, None)?;
     parser.finish()?;
     let (seg_lo, seg_hi) = segment_tokens(req)?;
-    let def = backend.table(name).ok_or_else(|| not_found(name))?;
     let table_start = def.id.to_be_bytes().to_vec();
     let token_key = |t: u64| {
         let mut k = table_start.clone();
