@@ -8,7 +8,12 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use rotor_tests::Rotor;
 
-async fn create(client: &Client, name: &str, sort: bool) {
+/// A CreateTable request: `pk` (S) and, with `sort`, `sk` (N); on-demand.
+fn create_request(
+    client: &Client,
+    name: &str,
+    sort: bool,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
     let mut req = client
         .create_table()
         .table_name(name)
@@ -44,7 +49,14 @@ async fn create(client: &Client, name: &str, sort: bool) {
                     .unwrap(),
             );
     }
-    req.send().await.expect("create table");
+    req
+}
+
+async fn create(client: &Client, name: &str, sort: bool) {
+    create_request(client, name, sort)
+        .send()
+        .await
+        .expect("create table");
 }
 
 fn s(v: &str) -> AV {
@@ -61,24 +73,7 @@ async fn tables_lifecycle() {
     let client = rotor.client();
     create(&client, "alpha", false).await;
     create(&client, "beta", true).await;
-    let err = client
-        .create_table()
-        .table_name("alpha")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+    let err = create_request(&client, "alpha", false)
         .send()
         .await
         .unwrap_err();

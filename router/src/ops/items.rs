@@ -1,6 +1,6 @@
 //! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
 
-use rotor_model::expr::{project, ExprInput, ExprKind, Parser, Path, PathElem};
+use rotor_model::expr::{project, Condition, ExprInput, ExprKind, Parser, Path, PathElem};
 use rotor_model::table::{TableDef, MAX_ITEM_BYTES};
 use rotor_model::value::{item_size, item_to_json};
 use rotor_model::write::{WriteCommand, WriteOutcome, WriteRequest};
@@ -98,6 +98,21 @@ pub(super) fn projection(req: &Request, parser: &mut Parser) -> ApiResult<Option
     }
 }
 
+/// The `ConditionExpression` of a write that takes no other expression.
+fn parse_condition(req: &Request) -> ApiResult<Option<Condition>> {
+    let (names, values) = (req.names()?, req.values()?);
+    let mut parser = Parser::new(ExprInput {
+        names: names.as_ref(),
+        values: values.as_ref(),
+    });
+    let condition = match req.str("ConditionExpression")? {
+        Some(text) => Some(parser.condition(text, ExprKind::Condition)?),
+        None => None,
+    };
+    parser.finish()?;
+    Ok(condition)
+}
+
 fn table<B: Backend>(backend: &B, name: &str) -> ApiResult<TableDef> {
     backend.table(name).ok_or_else(|| not_found(name))
 }
@@ -146,16 +161,7 @@ pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
     let rv = return_values(req, &["NONE", "ALL_OLD"])?;
     let on_failure = return_old_on_failure(req)?;
     let report = CapacityReport::from_request(req)?;
-    let (names, values) = (req.names()?, req.values()?);
-    let mut parser = Parser::new(ExprInput {
-        names: names.as_ref(),
-        values: values.as_ref(),
-    });
-    let condition = match req.str("ConditionExpression")? {
-        Some(text) => Some(parser.condition(text, ExprKind::Condition)?),
-        None => None,
-    };
-    parser.finish()?;
+    let condition = parse_condition(req)?;
     let key = def.key_schema.key_of_item(&item)?;
     if item_size(&item) > MAX_ITEM_BYTES {
         return Err(ApiError::validation(
@@ -300,16 +306,7 @@ pub async fn delete_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
     let rv = return_values(req, &["NONE", "ALL_OLD"])?;
     let on_failure = return_old_on_failure(req)?;
     let report = CapacityReport::from_request(req)?;
-    let (names, values) = (req.names()?, req.values()?);
-    let mut parser = Parser::new(ExprInput {
-        names: names.as_ref(),
-        values: values.as_ref(),
-    });
-    let condition = match req.str("ConditionExpression")? {
-        Some(text) => Some(parser.condition(text, ExprKind::Condition)?),
-        None => None,
-    };
-    parser.finish()?;
+    let condition = parse_condition(req)?;
     let key = def.key_schema.key_from_request(&key_item)?;
     let at = place(&def, &key);
     let command = WriteCommand::Delete {

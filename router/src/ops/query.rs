@@ -141,6 +141,20 @@ impl Collected {
         }
     }
 
+    /// Takes a page of items read; returns the key of the last one (the resume point).
+    fn take_page(
+        &mut self,
+        plan: &ReadPlan,
+        schema: &KeySchema,
+        items: Vec<(Vec<u8>, Item)>,
+    ) -> Option<Item> {
+        let last = items.last().map(|(_, item)| schema.key_item(item));
+        for (_, item) in items {
+            self.take(plan, item);
+        }
+        last
+    }
+
     fn render(self, plan: &ReadPlan, table: &str) -> Json {
         let mut out = json!({ "Count": self.items.len(), "ScannedCount": self.scanned });
         if plan.select != Select::Count {
@@ -249,13 +263,7 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
         collected.bytes = page.bytes;
         let hit_limit = plan.limit.is_some_and(|l| page.items.len() >= l);
         let stopped = page.truncated || hit_limit;
-        let last = page
-            .items
-            .last()
-            .map(|(_, item)| def.key_schema.key_item(item));
-        for (_, item) in page.items {
-            collected.take(&plan, item);
-        }
+        let last = collected.take_page(&plan, &def.key_schema, page.items);
         if stopped {
             collected.last_key = last;
         }
@@ -422,13 +430,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
         collected.bytes += page.bytes;
         remaining_bytes = remaining_bytes.saturating_sub(page.bytes);
         let read = page.items.len();
-        let last = page
-            .items
-            .last()
-            .map(|(_, item)| def.key_schema.key_item(item));
-        for (_, item) in page.items {
-            collected.take(&plan, item);
-        }
+        let last = collected.take_page(&plan, &def.key_schema, page.items);
         remaining_items = remaining_items.map(|r| r.saturating_sub(read));
         if page.truncated || remaining_items == Some(0) || remaining_bytes == 0 {
             collected.last_key = last;
