@@ -21,6 +21,6 @@ if [ ! -x .venv/bin/pytest ]; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
-ROTOR_BIN="$PWD/target/debug/rotor" .venv/bin/pytest -q tests/python
+ROTOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rotor" .venv/bin/pytest -q tests/python
 
 step "all tests passed"
