@@ -19,9 +19,14 @@ pub const CF_META: &str = "meta";
 /// Column family of items.
 pub const CF_ITEMS: &str = "items";
 
+/// A waiter for the next WAL sync.
+type SyncWaiter = oneshot::Sender<Result<(), String>>;
+
 pub struct Engine {
     db: Arc<DB>,
-    sync_queue: mpsc::Sender<oneshot::Sender<Result<(), String>>>,
+    /// Dropped first on close, which ends the syncer thread.
+    sync_queue: Option<mpsc::Sender<SyncWaiter>>,
+    syncer: Option<thread::JoinHandle<()>>,
 }
 
 impl Engine {
@@ -41,11 +46,15 @@ impl Engine {
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
         let (tx, rx) = mpsc::channel();
         let sync_db = db.clone();
-        thread::Builder::new()
+        let syncer = thread::Builder::new()
             .name("wal-sync".into())
             .spawn(move || run_syncer(sync_db, rx))
             .map_err(|e| StorageError::Sync(e.to_string()))?;
-        Ok(Engine { db, sync_queue: tx })
+        Ok(Engine {
+            db,
+            sync_queue: Some(tx),
+            syncer: Some(syncer),
+        })
     }
 
     pub fn db(&self) -> &DB {
@@ -71,6 +80,8 @@ impl Engine {
     pub async fn sync(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.sync_queue
+            .as_ref()
+            .ok_or_else(|| StorageError::Sync("engine closed".into()))?
             .send(tx)
             .map_err(|_| StorageError::Sync("syncer stopped".into()))?;
         match rx.await {
@@ -87,8 +98,19 @@ impl Engine {
     }
 }
 
+impl Drop for Engine {
+    /// Stops the syncer and waits for it, so that the database is closed (its lock
+    /// released) when the engine is gone.
+    fn drop(&mut self) {
+        self.sync_queue.take();
+        if let Some(syncer) = self.syncer.take() {
+            let _ = syncer.join();
+        }
+    }
+}
+
 /// Fsyncs the WAL once per round for every waiter queued in that round.
-fn run_syncer(db: Arc<DB>, rx: mpsc::Receiver<oneshot::Sender<Result<(), String>>>) {
+fn run_syncer(db: Arc<DB>, rx: mpsc::Receiver<SyncWaiter>) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());

@@ -1,8 +1,8 @@
 //! Test harness: starts a real `rotor` process on a free loopback port and builds an
 //! AWS SDK client for it.
 //!
-//! The binary is `$ROTOR_BIN`, or `target/debug/rotor` of this workspace (the test
-//! command builds it first).
+//! The binary is `$ROTOR_BIN`, or `rotor` in the target directory the tests were built
+//! in (the test command builds it first).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -25,10 +25,11 @@ pub fn rotor_bin() -> PathBuf {
     if let Ok(p) = std::env::var("ROTOR_BIN") {
         return PathBuf::from(p);
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/rotor")
+    // Test executables live in `<target>/debug/deps`, the binary in `<target>/debug`.
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("rotor")))
+        .unwrap_or_else(|| PathBuf::from("target/debug/rotor"))
 }
 
 fn free_port() -> u16 {
