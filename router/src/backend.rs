@@ -72,9 +72,7 @@ impl From<BackendError> for crate::error::ApiError {
     fn from(e: BackendError) -> Self {
         use crate::error::ApiError;
         match e {
-            BackendError::TableNotFound(_) => {
-                ApiError::ResourceNotFound("Requested resource not found".into())
-            }
+            BackendError::TableNotFound(_) => ApiError::table_not_found(),
             BackendError::TableExists(name) => {
                 ApiError::ResourceInUse(format!("Table already exists: {name}"))
             }

@@ -52,6 +52,11 @@ impl From<ModelError> for ApiError {
 }
 
 impl ApiError {
+    /// The table named in the request does not exist.
+    pub fn table_not_found() -> Self {
+        ApiError::ResourceNotFound("Requested resource not found".into())
+    }
+
     pub fn validation(msg: impl Into<String>) -> Self {
         ApiError::Validation(msg.into())
     }

@@ -160,8 +160,11 @@ impl Store {
     pub async fn write(&self, index: u32, req: &WriteRequest) -> Result<WriteOutcome> {
         let partition = self.partition(req.table_id, index)?;
         let outcome = partition.apply(&self.engine, req)?;
-        if matches!(outcome, WriteOutcome::Applied { .. }) {
-            self.engine.sync().await?;
+        // Only a write that changed something (see Partition::apply) waits for the WAL.
+        if let WriteOutcome::Applied { old, new } = &outcome {
+            if old.is_some() || new.is_some() {
+                self.engine.sync().await?;
+            }
         }
         Ok(outcome)
     }

@@ -16,7 +16,6 @@ use crate::capacity::{read_units, write_units, CapacityReport};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::items::projection;
 use crate::ops::keys::{place, Placement};
-use crate::ops::tables::not_found;
 use crate::request::{validate_table_name, Request};
 
 const MAX_BATCH_GET_KEYS: usize = 100;
@@ -76,7 +75,7 @@ pub async fn batch_get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
         });
         let paths = projection(&table_req, &mut parser)?;
         parser.finish()?;
-        let def = backend.table(name).ok_or_else(|| not_found(name))?;
+        let def = super::table(backend, name)?;
         let mut seen = HashSet::new();
         let mut placed = Vec::with_capacity(keys.len());
         for k in keys {
@@ -172,7 +171,7 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
                 "The batch write request list for a table cannot be null or empty: {name}"
             ))
         })?;
-        let def = backend.table(name).ok_or_else(|| not_found(name))?;
+        let def = super::table(backend, name)?;
         let mut seen = HashSet::new();
         for raw in list {
             let (at, command) = parse_write(&def, raw)?;

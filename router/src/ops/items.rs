@@ -11,7 +11,6 @@ use crate::backend::Backend;
 use crate::capacity::{read_units, write_units, CapacityReport};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::keys::place;
-use crate::ops::tables::not_found;
 use crate::request::Request;
 
 /// `ReturnValues`.
@@ -113,10 +112,6 @@ fn parse_condition(req: &Request) -> ApiResult<Option<Condition>> {
     Ok(condition)
 }
 
-fn table<B: Backend>(backend: &B, name: &str) -> ApiResult<TableDef> {
-    backend.table(name).ok_or_else(|| not_found(name))
-}
-
 fn attributes(out: &mut Json, item: Option<Item>) {
     if let Some(item) = item {
         out["Attributes"] = item_to_json(&item);
@@ -152,7 +147,7 @@ fn write_cost(old: &Option<Item>, new: &Option<Item>) -> f64 {
 
 pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = table(backend, name)?;
+    let def = super::table(backend, name)?;
     req.check_expression_maps(&["ConditionExpression"], &["ConditionExpression"])?;
     reject_legacy(req, &["Expected", "ConditionalOperator"])?;
     let item = req
@@ -185,7 +180,7 @@ pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
 
 pub async fn get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = table(backend, name)?;
+    let def = super::table(backend, name)?;
     req.check_expression_maps(&["ProjectionExpression"], &["ProjectionExpression"])?;
     let key_item = req.item("Key")?.ok_or_else(|| {
         ApiError::validation("Cannot have null key for GetItem, DeleteItem, or UpdateItem")
@@ -223,7 +218,7 @@ pub async fn get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
 
 pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = table(backend, name)?;
+    let def = super::table(backend, name)?;
     req.check_expression_maps(
         &["UpdateExpression", "ConditionExpression"],
         &["UpdateExpression", "ConditionExpression"],
@@ -297,7 +292,7 @@ pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
 
 pub async fn delete_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = table(backend, name)?;
+    let def = super::table(backend, name)?;
     req.check_expression_maps(&["ConditionExpression"], &["ConditionExpression"])?;
     reject_legacy(req, &["Expected", "ConditionalOperator"])?;
     let key_item = req.item("Key")?.ok_or_else(|| {

@@ -1,6 +1,6 @@
 //! Routing: from a primary key to its storage key and the partition that owns it.
 
-use rotor_model::keys::{item_key, token};
+use rotor_model::keys::{item_key_at, token};
 use rotor_model::table::{PrimaryKey, TableDef};
 
 /// Where an item lives: its partition and its storage key.
@@ -10,9 +10,9 @@ pub struct Placement {
 }
 
 pub fn place(def: &TableDef, key: &PrimaryKey) -> Placement {
-    let partition = def.partition_of_token(token(&key.partition));
+    let token = token(&key.partition);
     Placement {
-        partition,
-        item_key: item_key(def.id, &key.partition, key.sort.as_ref()),
+        partition: def.partition_of_token(token),
+        item_key: item_key_at(def.id, token, &key.partition, key.sort.as_ref()),
     }
 }

@@ -6,10 +6,11 @@ mod keys;
 mod query;
 mod tables;
 
+use rotor_model::table::TableDef;
 use serde_json::Value as Json;
 
 use crate::backend::Backend;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::operation::Operation;
 use crate::request::Request;
 
@@ -31,4 +32,9 @@ pub async fn dispatch<B: Backend>(backend: &B, op: Operation, body: &Json) -> Ap
         Operation::BatchGetItem => batch::batch_get_item(backend, &req).await,
         Operation::BatchWriteItem => batch::batch_write_item(backend, &req).await,
     }
+}
+
+/// The definition of the table a request names.
+fn table<B: Backend>(backend: &B, name: &str) -> ApiResult<TableDef> {
+    backend.table(name).ok_or_else(ApiError::table_not_found)
 }

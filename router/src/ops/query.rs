@@ -18,7 +18,6 @@ use crate::backend::Backend;
 use crate::capacity::{read_units, CapacityReport};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::items::{projection, reject_legacy};
-use crate::ops::tables::not_found;
 use crate::request::Request;
 
 /// `Select`.
@@ -199,7 +198,7 @@ fn after(key: &[u8]) -> Vec<u8> {
 
 pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let def = super::table(backend, name)?;
     req.check_expression_maps(
         &[
             "KeyConditionExpression",
@@ -373,7 +372,7 @@ fn brief(v: &AttributeValue) -> String {
 
 pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let def = super::table(backend, name)?;
     req.check_expression_maps(
         &["FilterExpression", "ProjectionExpression"],
         &["FilterExpression"],

@@ -71,7 +71,7 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
 
 pub async fn delete_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let def = super::table(backend, name)?;
     if def.deletion_protection {
         return Err(ApiError::validation(format!(
             "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first. Table: {name}"
@@ -86,7 +86,7 @@ pub async fn delete_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
 
 pub async fn describe_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    let def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
     Ok(json!({ "Table": describe(&def, stats.item_count, stats.size_bytes, "ACTIVE") }))
 }
@@ -132,7 +132,7 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         "secondary indexes come with the change log",
     )?;
     req.reject_unsupported("ReplicaUpdates", "global tables are not planned")?;
-    let mut def = backend.table(name).ok_or_else(|| not_found(name))?;
+    let mut def = super::table(backend, name)?;
     let billing = parse_billing_mode(req)?;
     let throughput = parse_throughput(req)?;
     let deletion_protection = req.bool("DeletionProtectionEnabled")?;
@@ -191,10 +191,6 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     backend.update_table(&def).await?;
     let stats = backend.table_stats(&def).await?;
     Ok(json!({ "TableDescription": describe(&def, stats.item_count, stats.size_bytes, "ACTIVE") }))
-}
-
-pub fn not_found(_name: &str) -> ApiError {
-    ApiError::ResourceNotFound("Requested resource not found".into())
 }
 
 /// A `TableDescription` as DynamoDB renders it.

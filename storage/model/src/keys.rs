@@ -86,7 +86,18 @@ pub fn partition_key_prefix(table_id: u32, pk: &AttributeValue) -> Vec<u8> {
 
 /// The full storage key of an item.
 pub fn item_key(table_id: u32, pk: &AttributeValue, sk: Option<&AttributeValue>) -> Vec<u8> {
-    let mut k = partition_key_prefix(table_id, pk);
+    item_key_at(table_id, token(pk), pk, sk)
+}
+
+/// The full storage key of an item whose partition key's `token` is already known.
+pub fn item_key_at(
+    table_id: u32,
+    token: u64,
+    pk: &AttributeValue,
+    sk: Option<&AttributeValue>,
+) -> Vec<u8> {
+    let mut k = token_prefix(table_id, token);
+    encode_key_value(pk, &mut k);
     if let Some(sk) = sk {
         encode_key_value(sk, &mut k);
     }
