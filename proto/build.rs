@@ -2,7 +2,10 @@
 //! so no system `protoc` is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/rotor/v1/partition.proto"];
+    let files = [
+        "proto/rotor/v1/partition.proto",
+        "proto/rotor/v1/cluster.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -1,20 +1,25 @@
-//! `rotor dev`: the DynamoDB API on localhost over a local store, in one process.
+//! `rotor dev`: a whole cluster in one process: three nodes (each its own RocksDB under
+//! the data directory, talking gRPC over loopback) and a router serving the DynamoDB API.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use rotor_router::ServerOptions;
-use rotor_storage::Store;
 
-use crate::local::LocalBackend;
+use crate::host::NodeConfig;
+use crate::node_cmd::{self, RaftArgs};
+use crate::router_cmd::{self, RouterArgs};
 use crate::telemetry;
+
+/// Nodes of the local cluster.
+const NODES: u64 = 3;
 
 /// Settings of `rotor dev`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
-    /// Directory holding the data; created if missing, reused across restarts.
+    /// Directory holding the data (one subdirectory per node); created if missing,
+    /// reused across restarts.
     #[arg(long, env = "ROTOR_DATA_DIR", default_value = "./rotor-data")]
     pub data_dir: PathBuf,
     /// Port of the DynamoDB API (http://HOST:PORT).
@@ -23,11 +28,16 @@ pub struct DevArgs {
     /// Address to listen on. Keep the default (loopback) unless other machines must connect.
     #[arg(long, env = "ROTOR_HOST", default_value = "127.0.0.1")]
     pub host: String,
+    /// First of three consecutive loopback ports for the nodes' gRPC servers.
+    #[arg(long, env = "ROTOR_NODE_PORT", default_value_t = 7101)]
+    pub node_port: u16,
     /// Partitions each new table is cut into (more exercises multi-partition paths).
     #[arg(long, env = "ROTOR_PARTITIONS", default_value_t = 4)]
     pub partitions: u32,
+    #[command(flatten)]
+    pub raft: RaftArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
-    #[arg(long, default_value = "info")]
+    #[arg(long, default_value = "info,openraft=error")]
     pub log: String,
 }
 
@@ -40,28 +50,69 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             args.data_dir.display()
         )
     })?;
-    let store = Store::open(&args.data_dir).with_context(|| {
-        format!(
-            "cannot open the data in {} (is another rotor using it? choose another with --data-dir)",
+    if args.data_dir.join("CURRENT").exists() {
+        anyhow::bail!(
+            "{} holds data of the single-node rotor of earlier versions; move it away or \
+             choose another --data-dir",
             args.data_dir.display()
-        )
-    })?;
-    let backend = Arc::new(LocalBackend::new(Arc::new(store), args.partitions));
-    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
-        .parse()
-        .with_context(|| format!("--host {} is not an IP address", args.host))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot listen on {addr} (is the port in use? choose another with --port)")
-    })?;
-    let local = listener.local_addr()?;
+        );
+    }
+    let addr_of = |i: u64| -> anyhow::Result<SocketAddr> {
+        let port = u16::try_from(u64::from(args.node_port) + i - 1)
+            .context("--node-port is too high for three consecutive ports")?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+    };
+    let first = addr_of(1)?;
+    let mut nodes = Vec::new();
+    for id in 1..=NODES {
+        let listen = addr_of(id)?;
+        let cfg = NodeConfig {
+            id,
+            listen,
+            advertise: listen.to_string(),
+            data_dir: args.data_dir.join(format!("node-{id}")),
+            join: (id > 1).then(|| first.to_string()),
+            raft: args.raft.settings(),
+        };
+        nodes.push(node_cmd::start(cfg).await.with_context(|| {
+            format!(
+                "cannot start node {id} (ports {}..{} must be free; see --node-port)",
+                args.node_port,
+                u32::from(args.node_port) + 2
+            )
+        })?);
+    }
+    // Wait until the map lists every node, so the first table gets three replicas.
+    let mut map = nodes[0].host.map.clone();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        map.wait_for(|m| m.nodes.len() as u64 >= NODES),
+    )
+    .await
+    .context("the local nodes did not form a cluster within 30 s")??;
+    let router = RouterArgs {
+        port: args.port,
+        host: args.host.clone(),
+        nodes: (1..=NODES)
+            .map(|i| addr_of(i).map(|a| a.to_string()))
+            .collect::<anyhow::Result<_>>()?,
+        partitions: args.partitions,
+        request_deadline_secs: 10,
+        log: args.log.clone(),
+    };
     tracing::info!(
-        "listening on http://{local} (DynamoDB API), data in {}",
+        "local cluster: {NODES} nodes on 127.0.0.1:{}..{}, data in {}",
+        args.node_port,
+        u32::from(args.node_port) + 2,
         args.data_dir.display()
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    rotor_router::serve(listener, backend, ServerOptions { metrics }, shutdown).await?;
+    router_cmd::serve(&router, metrics, shutdown).await?;
+    for node in &nodes {
+        node.host.shutdown().await;
+    }
     Ok(())
 }

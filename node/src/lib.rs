@@ -1,13 +1,23 @@
 //! rotor-node: the storage node and the `rotor` binary's commands.
 //!
 //! ```text
-//!   local      LocalBackend: the router's Backend over this node's Store
-//!   dev        `rotor dev`: the API on localhost over a local store
-//!   placement  the consistent-hash ring that places partition replicas on nodes
-//!   telemetry  logging and Prometheus metrics
+//!   host        a node: its RocksDB, the metadata replica, a raft group per partition
+//!   service     the node's gRPC services (partition reads/writes, cluster, raft)
+//!   raft        openraft types, log store, state machines and network
+//!   meta        how metadata commands change the cluster map (placement included)
+//!   placement   the consistent-hash ring that places partition replicas on nodes
+//!   node_cmd    `rotor node`;  router_cmd  `rotor router`;  dev  `rotor dev`
+//!   admin       `rotor admin status`
+//!   telemetry   logging and Prometheus metrics
 //! ```
 
+pub mod admin;
 pub mod dev;
-pub mod local;
+pub mod host;
+pub mod meta;
+pub mod node_cmd;
 pub mod placement;
+pub mod raft;
+pub mod router_cmd;
+pub mod service;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! The `rotor` binary.
 
 use clap::{Parser, Subcommand};
-use rotor_node::dev;
+use rotor_node::{admin, dev, node_cmd, router_cmd};
 
 /// Rotor: a self-hosted, DynamoDB-compatible database.
 ///
@@ -17,6 +17,12 @@ struct Cli {
 enum Command {
     /// Run Rotor locally: the DynamoDB API on http://localhost:8000, data in ./rotor-data.
     Dev(dev::DevArgs),
+    /// Run one storage node of a cluster (gRPC); the first bootstraps, others --join.
+    Node(node_cmd::NodeArgs),
+    /// Run a stateless router: the DynamoDB API in front of a cluster's nodes.
+    Router(router_cmd::RouterArgs),
+    /// Inspect a running cluster.
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -26,5 +32,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Dev(args) => runtime.block_on(dev::run(args)),
+        Command::Node(args) => runtime.block_on(node_cmd::run(args)),
+        Command::Router(args) => runtime.block_on(router_cmd::run(args)),
+        Command::Admin(args) => runtime.block_on(admin::run(args)),
     }
 }

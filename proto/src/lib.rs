@@ -2,7 +2,9 @@
 //! between nodes), as `.proto` files under `proto/` compiled at build time.
 //!
 //! ```text
-//!   rotor.v1.Partition   router -> node: Write, Get, ReadRange on one partition replica
+//!   rotor.v1.Partition   router -> node: Write, Get, ReadRange, Stats on one partition replica
+//!   rotor.v1.Cluster     join, metadata proposals, the cluster-map watch, status
+//!   rotor.v1.Raft        node -> node: openraft messages of any group, by group id
 //! ```
 //!
 //! Payload fields carry Rotor's model types encoded once (bincode), the same bytes a

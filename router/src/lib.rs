@@ -6,11 +6,13 @@
 //!     operation  the Operation enum: what the target names
 //!     ops/*      one file per family: validate, parse expressions, route, answer
 //!     backend    the cluster as the router sees it (tables, partitions, reads, writes)
+//!     cluster    that backend over gRPC to storage nodes: map watch, leaders, retries
 //!     error      every failure mapped once to DynamoDB's error type and status
 //! ```
 
 pub mod backend;
 pub mod capacity;
+pub mod cluster;
 pub mod error;
 pub mod http;
 pub mod operation;
@@ -18,6 +20,7 @@ pub mod ops;
 pub mod request;
 
 pub use backend::{Backend, BackendError};
+pub use cluster::{ClusterBackend, ClusterOptions};
 pub use error::{ApiError, ApiResult};
 pub use http::{serve, ServerOptions};
 pub use operation::Operation;

@@ -18,9 +18,13 @@ use crate::error::{Result, StorageError};
 pub const CF_META: &str = "meta";
 /// Column family of items.
 pub const CF_ITEMS: &str = "items";
+/// Column family of raft log entries of every group, keyed `group | index`.
+pub const CF_RAFT_LOG: &str = "raft_log";
+/// Column family of raft groups' small records (vote, purge point, applied state).
+pub const CF_RAFT_STATE: &str = "raft_state";
 
-/// A waiter for the next WAL sync.
-type SyncWaiter = oneshot::Sender<Result<(), String>>;
+/// Called once the WAL holding everything written before it was queued is fsynced.
+type SyncWaiter = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 pub struct Engine {
     db: Arc<DB>,
@@ -42,6 +46,8 @@ impl Engine {
         let cfs = vec![
             rocksdb::ColumnFamilyDescriptor::new(CF_META, Options::default()),
             rocksdb::ColumnFamilyDescriptor::new(CF_ITEMS, items),
+            rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_LOG, Options::default()),
+            rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_STATE, Options::default()),
         ];
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
         let (tx, rx) = mpsc::channel();
@@ -76,14 +82,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Calls `done` on the syncer thread once every write made before this call is
+    /// fsynced. Callbacks run in the order they were queued.
+    pub fn sync_then(&self, done: impl FnOnce(Result<()>) + Send + 'static) -> Result<()> {
+        let waiter: SyncWaiter = Box::new(move |r| done(r.map_err(StorageError::Sync)));
+        let queue = self
+            .sync_queue
+            .as_ref()
+            .ok_or_else(|| StorageError::Sync("engine closed".into()))?;
+        queue
+            .send(waiter)
+            .map_err(|_| StorageError::Sync("syncer stopped".into()))
+    }
+
     /// Resolves once every write made before this call is fsynced.
     pub async fn sync(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.sync_queue
-            .as_ref()
-            .ok_or_else(|| StorageError::Sync("engine closed".into()))?
-            .send(tx)
-            .map_err(|_| StorageError::Sync("syncer stopped".into()))?;
+        self.sync_then(move |r| {
+            let _ = tx.send(r.map_err(|e| e.to_string()));
+        })?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StorageError::Sync(e)),
@@ -118,7 +135,7 @@ fn run_syncer(db: Arc<DB>, rx: mpsc::Receiver<SyncWaiter>) {
         metrics::counter!("rotor_storage_wal_syncs_total").increment(1);
         metrics::histogram!("rotor_storage_wal_sync_group_size").record(waiters.len() as f64);
         for w in waiters {
-            let _ = w.send(result.clone());
+            w(result.clone());
         }
     }
 }

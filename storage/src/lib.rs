@@ -5,6 +5,7 @@
 //!         ├─ Partition  a deterministic state machine per (table, partition):
 //!         │             apply(WriteRequest) -> WriteOutcome, one RocksDB batch each
 //!         └─ Engine     RocksDB, column families, durable writes with group commit
+//!   GroupLog            one raft group's log and records in shared column families
 //! ```
 //!
 //! Items live in the `items` column family under `table | token | pk | sk`
@@ -13,10 +14,13 @@
 mod codec;
 pub mod engine;
 pub mod error;
+pub mod items;
 pub mod partition;
+pub mod raftlog;
 pub mod store;
 
 pub use engine::Engine;
 pub use error::StorageError;
-pub use partition::Partition;
+pub use partition::{Partition, PartitionExport};
+pub use raftlog::{GroupLog, StateRecord};
 pub use store::Store;

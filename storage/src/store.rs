@@ -5,18 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
-use rotor_model::keys::{prefix_successor, table_prefix};
+use rocksdb::WriteBatch;
 use rotor_model::read::{RangePage, ReadRange};
 use rotor_model::table::{TableDef, TableStats};
-use rotor_model::value::item_size;
 use rotor_model::write::WriteOutcome;
 use rotor_model::Item;
 
 use crate::codec::{decode, encode};
-use crate::engine::{Engine, CF_ITEMS, CF_META};
+use crate::engine::{Engine, CF_META};
 use crate::error::{Result, StorageError};
-use crate::partition::{stats_prefix, Partition};
+use crate::items;
+use crate::partition::Partition;
 use rotor_model::write::WriteRequest;
 
 const TABLE_PREFIX: &[u8] = b"table/";
@@ -115,17 +114,9 @@ impl Store {
         let def = self
             .table(name)
             .ok_or_else(|| StorageError::TableNotFound(name.to_owned()))?;
-        let meta = self.engine.cf(CF_META)?;
-        let items = self.engine.cf(CF_ITEMS)?;
         let mut batch = WriteBatch::default();
-        batch.delete_cf(meta, table_key(name));
-        let stats_from = stats_prefix(def.id);
-        if let Some(stats_to) = prefix_successor(&stats_from) {
-            batch.delete_range_cf(meta, stats_from, stats_to);
-        }
-        let from = table_prefix(def.id).to_vec();
-        let to = (def.id + 1).to_be_bytes().to_vec();
-        batch.delete_range_cf(items, from, to);
+        batch.delete_cf(self.engine.cf(CF_META)?, table_key(name));
+        items::delete_table_in(&self.engine, &mut batch, def.id)?;
         self.engine.write(batch)?;
         self.engine.sync_blocking()?;
         self.partitions.write().retain(|(t, _), _| *t != def.id);
@@ -171,38 +162,12 @@ impl Store {
 
     /// Reads one item by its storage key.
     pub fn get(&self, item_key: &[u8]) -> Result<Option<Item>> {
-        let items = self.engine.cf(CF_ITEMS)?;
-        match self.engine.db().get_pinned_cf(items, item_key)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
-            None => Ok(None),
-        }
+        items::get(&self.engine, item_key)
     }
 
     /// Reads items in a key range, stopping at the item or byte limit.
     pub fn read_range(&self, range: &ReadRange) -> Result<RangePage> {
-        let items = self.engine.cf(CF_ITEMS)?;
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_lower_bound(range.start.clone());
-        opts.set_iterate_upper_bound(range.end.clone());
-        let mode = if range.reverse {
-            IteratorMode::End
-        } else {
-            IteratorMode::From(&range.start, Direction::Forward)
-        };
-        let mut page = RangePage::default();
-        for entry in self.engine.db().iterator_cf_opt(items, opts, mode) {
-            let (key, value) = entry?;
-            if range.max_items.is_some_and(|max| page.items.len() >= max)
-                || page.bytes >= range.max_bytes
-            {
-                page.truncated = true;
-                break;
-            }
-            let item: Item = decode(&value)?;
-            page.bytes += item_size(&item);
-            page.items.push((key.to_vec(), item));
-        }
-        Ok(page)
+        items::read_range(&self.engine, range)
     }
 }
 

@@ -6,11 +6,13 @@
 //!   keys     order-preserving key encoding and the fixed partition-key hash (token)
 //!   expr     the expression language: parse, validate names/values, evaluate, update
 //!   write    logical write commands and their deterministic application to an item
+//!   cluster  the cluster map (nodes, tables, partition replicas) under epochs
 //! ```
 //!
 //! Everything here is deterministic: the same command on the same item gives the same
 //! result on every replica, which is what lets raft feed a partition a log.
 
+pub mod cluster;
 pub mod error;
 pub mod expr;
 pub mod keys;

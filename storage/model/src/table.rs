@@ -230,6 +230,20 @@ impl TableDef {
         ((u128::from(token) * n) >> 64) as u32
     }
 
+    /// The storage-key range `[start, end)` of partition `p`'s items.
+    pub fn partition_key_range(&self, p: u32) -> (Vec<u8>, Vec<u8>) {
+        let start = crate::keys::token_prefix(self.id, self.partition_start(p));
+        let end = if p + 1 >= self.partition_count.max(1) {
+            match self.id.checked_add(1) {
+                Some(next) => next.to_be_bytes().to_vec(),
+                None => vec![0xff; 5],
+            }
+        } else {
+            crate::keys::token_prefix(self.id, self.partition_start(p + 1))
+        };
+        (start, end)
+    }
+
     /// The first token of partition `p`.
     pub fn partition_start(&self, p: u32) -> u64 {
         let n = u128::from(self.partition_count.max(1));

@@ -1,0 +1,187 @@
+//! `rotor admin`: look at a running cluster (nodes, tables, partitions, leaders).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use rotor_model::cluster::{partition_group, ClusterMap, NodeState, META_GROUP};
+use rotor_proto::v1::cluster_client::ClusterClient;
+use rotor_proto::v1::{GroupStatus, StatusReply, StatusRequest, WatchRequest};
+use tonic::transport::Endpoint;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminArgs {
+    /// Any node of the cluster (host:port of its gRPC server).
+    #[arg(long, env = "ROTOR_NODE", default_value = "127.0.0.1:7101")]
+    pub node: String,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Nodes, the metadata group, and every partition with its replicas and leader.
+    Status,
+}
+
+async fn client(addr: &str) -> anyhow::Result<ClusterClient<tonic::transport::Channel>> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach node {addr} (is it running? see --node)"))?;
+    Ok(ClusterClient::new(channel))
+}
+
+/// The cluster map as node `addr` has it.
+pub async fn fetch_map(addr: &str) -> anyhow::Result<ClusterMap> {
+    let mut stream = client(addr)
+        .await?
+        .watch_map(WatchRequest { after_epoch: 0 })
+        .await?
+        .into_inner();
+    let update = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .context("the node sent no cluster map within 5 s (has the cluster formed?)")?
+        .context("the node closed the map stream")??;
+    Ok(bincode::deserialize(&update.map)?)
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    match args.command {
+        AdminCommand::Status => {
+            let map = fetch_map(&args.node).await?;
+            let mut statuses = HashMap::new();
+            for (id, node) in &map.nodes {
+                let status = async {
+                    anyhow::Ok(
+                        client(&node.addr)
+                            .await?
+                            .status(StatusRequest {})
+                            .await?
+                            .into_inner(),
+                    )
+                }
+                .await;
+                statuses.insert(*id, status.map_err(|e| format!("{e:#}")));
+            }
+            print!("{}", render_status(&map, &statuses));
+            Ok(())
+        }
+    }
+}
+
+/// The status report: one line per node, the metadata group, one line per partition.
+pub fn render_status(
+    map: &ClusterMap,
+    statuses: &HashMap<u64, Result<StatusReply, String>>,
+) -> String {
+    let mut out = String::new();
+    let groups: HashMap<(u64, u64), &GroupStatus> = statuses
+        .iter()
+        .filter_map(|(node, s)| s.as_ref().ok().map(|s| (*node, s)))
+        .flat_map(|(node, s)| s.groups.iter().map(move |g| ((node, g.group), g)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "cluster map epoch {}, {} nodes, {} tables",
+        map.epoch,
+        map.nodes.len(),
+        map.tables.len()
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<6} {:<22} {:<9} {:<8} {:<8} {}",
+        "NODE", "ADDRESS", "STATE", "GROUPS", "LEADS", "STATUS"
+    );
+    for (id, node) in &map.nodes {
+        let state = match node.state {
+            NodeState::Active => "active",
+            NodeState::Draining => "draining",
+        };
+        match statuses.get(id) {
+            Some(Ok(s)) => {
+                let leads = s
+                    .groups
+                    .iter()
+                    .filter(|g| g.has_leader && g.leader == *id)
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "{id:<6} {:<22} {state:<9} {:<8} {leads:<8} up (map epoch {})",
+                    node.addr,
+                    s.groups.len(),
+                    s.map_epoch
+                );
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(
+                    out,
+                    "{id:<6} {:<22} {state:<9} {:<8} {:<8} DOWN: {e}",
+                    node.addr, "-", "-"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{id:<6} {:<22} {state:<9} {:<8} {:<8} unknown",
+                    node.addr, "-", "-"
+                );
+            }
+        }
+    }
+    let leader_of = |group: u64, replicas: &[u64]| -> (String, u64) {
+        for r in replicas {
+            if let Some(g) = groups.get(&(*r, group)) {
+                if g.has_leader {
+                    return (g.leader.to_string(), g.term);
+                }
+            }
+        }
+        ("none".into(), 0)
+    };
+    let meta_voters: Vec<u64> = map
+        .nodes
+        .keys()
+        .filter_map(|n| groups.get(&(*n, META_GROUP)))
+        .next()
+        .map(|g| g.voters.clone())
+        .unwrap_or_default();
+    let (meta_leader, meta_term) =
+        leader_of(META_GROUP, &map.nodes.keys().copied().collect::<Vec<_>>());
+    let _ = writeln!(
+        out,
+        "\nmetadata group: leader {meta_leader} (term {meta_term}), voters {meta_voters:?}"
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<24} {:<10} {:<12} {:<7} {:<6} {}",
+        "TABLE", "PARTITION", "REPLICAS", "LEADER", "TERM", "APPLIED INDEX PER REPLICA"
+    );
+    for entry in map.tables.values() {
+        for (p, info) in entry.partitions.iter().enumerate() {
+            let group = partition_group(entry.def.id, p as u32);
+            let (leader, term) = leader_of(group, &info.replicas);
+            let applied: Vec<String> = info
+                .replicas
+                .iter()
+                .map(|r| match groups.get(&(*r, group)) {
+                    Some(g) => format!("{r}:{}", g.applied_index),
+                    None => format!("{r}:-"),
+                })
+                .collect();
+            let replicas: Vec<String> = info.replicas.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "{:<24} {p:<10} {:<12} {leader:<7} {term:<6} {}",
+                entry.def.name,
+                replicas.join(","),
+                applied.join(" ")
+            );
+        }
+    }
+    out
+}

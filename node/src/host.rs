@@ -1,0 +1,444 @@
+//! A storage node: one RocksDB, the metadata group's replica, and a raft group per
+//! partition replica the cluster map assigns to this node.
+//!
+//! The reconciler watches the map (the metadata group's state machine publishes it) and
+//! opens, forms or closes partition groups to match it: the first replica listed for a
+//! partition forms its group; a table that disappears from the map has its groups shut
+//! down and its data removed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::BasicNode;
+use parking_lot::RwLock;
+use rotor_model::cluster::{
+    partition_group, ClusterMap, MetaCommand, MetaOutcome, NodeId, PartitionInfo, META_GROUP,
+};
+use rotor_model::table::TableDef;
+use rotor_proto::v1::cluster_client::ClusterClient;
+use rotor_proto::v1::{JoinRequest, ProposeRequest};
+use rotor_storage::{Engine, GroupLog, Partition};
+use tokio::sync::watch;
+
+use crate::raft::log_store::LogStore;
+use crate::raft::network::{NetworkFactory, Peers};
+use crate::raft::state_machine::{Machine, StateMachine};
+use crate::raft::{Command, Raft, RaftSettings, Reply};
+
+/// Settings of one node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    /// Where the gRPC server listens.
+    pub listen: SocketAddr,
+    /// The address other nodes and routers use to reach it.
+    pub advertise: String,
+    pub data_dir: PathBuf,
+    /// Address of a node of an existing cluster; `None` bootstraps a new cluster.
+    pub join: Option<String>,
+    pub raft: RaftSettings,
+}
+
+/// A partition replica hosted here.
+pub struct PartitionGroup {
+    pub raft: Raft,
+    pub partition: Arc<Partition>,
+    pub table_id: u32,
+}
+
+pub struct Host {
+    pub id: NodeId,
+    pub addr: String,
+    pub engine: Arc<Engine>,
+    pub peers: Arc<Peers>,
+    pub meta: Raft,
+    pub map: watch::Receiver<Arc<ClusterMap>>,
+    config: Arc<openraft::Config>,
+    snapshot_dir: PathBuf,
+    groups: RwLock<HashMap<u64, Arc<PartitionGroup>>>,
+}
+
+/// Errors of metadata proposals as the API edge needs to tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    #[error("the metadata group has no leader yet; retry shortly")]
+    NoLeader,
+    #[error("metadata leader unreachable: {0}")]
+    Forward(String),
+    #[error("metadata group failed: {0}")]
+    Raft(String),
+}
+
+impl Host {
+    /// Opens the node's storage and its metadata replica (not yet serving).
+    pub async fn open(cfg: &NodeConfig) -> anyhow::Result<Arc<Host>> {
+        let db_dir = cfg.data_dir.join("db");
+        let snapshot_dir = cfg.data_dir.join("snapshots");
+        std::fs::create_dir_all(&snapshot_dir)
+            .with_context(|| format!("cannot create {}", snapshot_dir.display()))?;
+        let engine = Arc::new(Engine::open(&db_dir).with_context(|| {
+            format!(
+                "cannot open the data in {} (is another rotor using it?)",
+                db_dir.display()
+            )
+        })?);
+        let config = Arc::new(cfg.raft.config()?);
+        let peers = Arc::new(Peers::default());
+        let (map_tx, map_rx) = watch::channel(Arc::new(ClusterMap::default()));
+        let log = GroupLog::new(engine.clone(), META_GROUP);
+        let sm = StateMachine::open(
+            log.clone(),
+            Machine::Meta { map: map_tx },
+            snapshot_dir.clone(),
+        )?;
+        let meta = Raft::new(
+            cfg.id,
+            config.clone(),
+            NetworkFactory {
+                group: META_GROUP,
+                peers: peers.clone(),
+            },
+            LogStore::new(log),
+            sm,
+        )
+        .await?;
+        Ok(Arc::new(Host {
+            id: cfg.id,
+            addr: cfg.advertise.clone(),
+            engine,
+            peers,
+            meta,
+            map: map_rx,
+            config,
+            snapshot_dir,
+            groups: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    /// Bootstraps or joins the cluster, then keeps partition groups in line with the map.
+    /// Call once the gRPC server is serving.
+    pub async fn start(self: &Arc<Host>, join: Option<String>) -> anyhow::Result<()> {
+        match join {
+            None => self.bootstrap().await?,
+            Some(addr) => self.join(&addr).await?,
+        }
+        let host = self.clone();
+        tokio::spawn(async move { host.reconcile_forever().await });
+        Ok(())
+    }
+
+    async fn bootstrap(self: &Arc<Host>) -> anyhow::Result<()> {
+        let members = BTreeMap::from([(self.id, BasicNode::new(&self.addr))]);
+        match self.meta.initialize(members).await {
+            Ok(()) => tracing::info!(node = self.id, "bootstrapped a new cluster"),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                tracing::info!(
+                    node = self.id,
+                    "cluster state found on disk; not bootstrapping"
+                )
+            }
+            Err(e) => return Err(anyhow::anyhow!("cannot bootstrap the cluster: {e}")),
+        }
+        // Register (or re-register) this node's address in the map.
+        let cmd = MetaCommand::AddNode {
+            id: self.id,
+            addr: self.addr.clone(),
+        };
+        let mut attempts = 0;
+        loop {
+            match self.propose(cmd.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    attempts += 1;
+                    if attempts % 20 == 0 {
+                        tracing::warn!("waiting for the metadata group to register this node: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    async fn join(&self, addr: &str) -> anyhow::Result<()> {
+        let mut attempts = 0u32;
+        loop {
+            let result = async {
+                let channel = self.peers.channel(addr)?;
+                let mut client = ClusterClient::new(channel);
+                let reply = client
+                    .join(JoinRequest {
+                        node_id: self.id,
+                        addr: self.addr.clone(),
+                    })
+                    .await?;
+                anyhow::Ok(reply.into_inner().epoch)
+            }
+            .await;
+            match result {
+                Ok(epoch) => {
+                    tracing::info!(node = self.id, via = addr, epoch, "joined the cluster");
+                    return Ok(());
+                }
+                Err(e) => {
+                    attempts += 1;
+                    if attempts % 10 == 1 {
+                        tracing::warn!(
+                            "cannot join the cluster through {addr} yet (retrying): {e}"
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+        }
+    }
+
+    /// The metadata leader's id and address, when known.
+    fn meta_leader(&self) -> Option<(NodeId, String)> {
+        let metrics = self.meta.metrics().borrow().clone();
+        let leader = metrics.current_leader?;
+        let node = metrics.membership_config.membership().get_node(&leader)?;
+        Some((leader, node.addr.clone()))
+    }
+
+    /// Adds a node to the cluster (on the metadata leader, or forwarded there).
+    pub async fn handle_join(&self, id: NodeId, addr: String) -> Result<u64, ProposeError> {
+        let Some((leader, leader_addr)) = self.meta_leader() else {
+            return Err(ProposeError::NoLeader);
+        };
+        if leader != self.id {
+            let channel = self
+                .peers
+                .channel(&leader_addr)
+                .map_err(|e| ProposeError::Forward(e.to_string()))?;
+            let reply = ClusterClient::new(channel)
+                .join(JoinRequest { node_id: id, addr })
+                .await
+                .map_err(|e| ProposeError::Forward(e.message().to_owned()))?;
+            return Ok(reply.into_inner().epoch);
+        }
+        let membership = self.meta.metrics().borrow().membership_config.clone();
+        let known = membership
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone());
+        if known.as_deref() != Some(addr.as_str()) {
+            self.meta
+                .add_learner(id, BasicNode::new(&addr), true)
+                .await
+                .map_err(|e| ProposeError::Raft(e.to_string()))?;
+        }
+        let outcome = self
+            .propose(MetaCommand::AddNode {
+                id,
+                addr: addr.clone(),
+            })
+            .await?;
+        let voters: BTreeSet<NodeId> = self
+            .meta
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        if voters.len() < 3 && !voters.contains(&id) {
+            let mut next = voters.clone();
+            next.insert(id);
+            self.meta
+                .change_membership(next, true)
+                .await
+                .map_err(|e| ProposeError::Raft(e.to_string()))?;
+            tracing::info!(node = id, "node is now a metadata voter");
+        }
+        tracing::info!(node = id, %addr, "node joined");
+        Ok(outcome.epoch)
+    }
+
+    /// Applies a metadata command through the metadata leader (forwarding if needed).
+    pub async fn propose(&self, cmd: MetaCommand) -> Result<MetaOutcome, ProposeError> {
+        match self.meta.client_write(Command::Meta(cmd.clone())).await {
+            Ok(resp) => match resp.data {
+                Reply::Meta(outcome) => Ok(outcome),
+                other => Err(ProposeError::Raft(format!("unexpected reply {other:?}"))),
+            },
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                let Some(node) = f.leader_node else {
+                    return Err(ProposeError::NoLeader);
+                };
+                let payload =
+                    bincode::serialize(&cmd).map_err(|e| ProposeError::Raft(e.to_string()))?;
+                let channel = self
+                    .peers
+                    .channel(&node.addr)
+                    .map_err(|e| ProposeError::Forward(e.to_string()))?;
+                let reply = ClusterClient::new(channel)
+                    .propose(ProposeRequest { command: payload })
+                    .await
+                    .map_err(|e| ProposeError::Forward(e.message().to_owned()))?;
+                bincode::deserialize(&reply.into_inner().outcome)
+                    .map_err(|e| ProposeError::Forward(format!("bad reply: {e}")))
+            }
+            Err(e) => Err(ProposeError::Raft(e.to_string())),
+        }
+    }
+
+    pub fn group(&self, group: u64) -> Option<Arc<PartitionGroup>> {
+        self.groups.read().get(&group).cloned()
+    }
+
+    pub fn groups(&self) -> Vec<(u64, Arc<PartitionGroup>)> {
+        let mut all: Vec<_> = self
+            .groups
+            .read()
+            .iter()
+            .map(|(g, p)| (*g, p.clone()))
+            .collect();
+        all.sort_by_key(|(g, _)| *g);
+        all
+    }
+
+    async fn reconcile_forever(self: Arc<Host>) {
+        let mut map_rx = self.map.clone();
+        loop {
+            let map = map_rx.borrow_and_update().clone();
+            if let Err(e) = self.reconcile(&map).await {
+                tracing::error!(
+                    "cannot bring partition groups in line with map epoch {}: {e:#}",
+                    map.epoch
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            if map_rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Opens the groups the map gives this node and closes the ones it no longer does.
+    async fn reconcile(&self, map: &ClusterMap) -> anyhow::Result<()> {
+        let mut wanted: HashMap<u64, (&TableDef, u32, &PartitionInfo)> = HashMap::new();
+        for entry in map.tables.values() {
+            for (p, info) in entry.partitions.iter().enumerate() {
+                if info.replicas.contains(&self.id) {
+                    wanted.insert(
+                        partition_group(entry.def.id, p as u32),
+                        (&entry.def, p as u32, info),
+                    );
+                }
+            }
+        }
+        let present: Vec<u64> = self.groups.read().keys().copied().collect();
+        for group in present {
+            if !wanted.contains_key(&group) {
+                self.close_group(group, map).await?;
+            }
+        }
+        for (group, (def, p, info)) in wanted {
+            if self.groups.read().contains_key(&group) {
+                continue;
+            }
+            self.open_group(group, def, p, info, map).await?;
+        }
+        Ok(())
+    }
+
+    async fn open_group(
+        &self,
+        group: u64,
+        def: &TableDef,
+        p: u32,
+        info: &PartitionInfo,
+        map: &ClusterMap,
+    ) -> anyhow::Result<()> {
+        let partition = Arc::new(Partition::open(&self.engine, def.id, p)?);
+        let log = GroupLog::new(self.engine.clone(), group);
+        let sm = StateMachine::open(
+            log.clone(),
+            Machine::Partition {
+                partition: partition.clone(),
+                range: def.partition_key_range(p),
+            },
+            self.snapshot_dir.clone(),
+        )?;
+        let raft = Raft::new(
+            self.id,
+            self.config.clone(),
+            NetworkFactory {
+                group,
+                peers: self.peers.clone(),
+            },
+            LogStore::new(log),
+            sm,
+        )
+        .await?;
+        if info.replicas.first() == Some(&self.id) {
+            let members: BTreeMap<NodeId, BasicNode> = info
+                .replicas
+                .iter()
+                .filter_map(|r| map.node_addr(*r).map(|a| (*r, BasicNode::new(a))))
+                .collect();
+            match raft.initialize(members).await {
+                Ok(()) => {
+                    tracing::info!(table = %def.name, partition = p, replicas = ?info.replicas, "partition group formed");
+                    let _ = raft.trigger().elect().await;
+                }
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "cannot form group of partition {p} of {}: {e}",
+                        def.name
+                    ))
+                }
+            }
+        }
+        self.groups.write().insert(
+            group,
+            Arc::new(PartitionGroup {
+                raft,
+                partition,
+                table_id: def.id,
+            }),
+        );
+        metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
+        Ok(())
+    }
+
+    /// Shuts a group down and removes its log; removes the table's data once no group
+    /// of it is left here and the table is gone from the map.
+    async fn close_group(&self, group: u64, map: &ClusterMap) -> anyhow::Result<()> {
+        let Some(closing) = self.groups.write().remove(&group) else {
+            return Ok(());
+        };
+        let _ = closing.raft.shutdown().await;
+        GroupLog::new(self.engine.clone(), group).destroy()?;
+        let _ = std::fs::remove_file(self.snapshot_dir.join(format!("{group:016x}.snap")));
+        let table_id = closing.table_id;
+        let table_gone = map.table_by_id(table_id).is_none();
+        let none_left = !self.groups.read().values().any(|g| g.table_id == table_id);
+        if table_gone && none_left {
+            let engine = self.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                rotor_storage::items::delete_table(&engine, table_id)
+            })
+            .await??;
+            tracing::info!(table_id, "table data removed from this node");
+        }
+        metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
+        Ok(())
+    }
+
+    /// Stops every raft group (the engine closes when the last reference goes).
+    pub async fn shutdown(&self) {
+        let groups: Vec<_> = self.groups.write().drain().collect();
+        for (_, g) in groups {
+            let _ = g.raft.shutdown().await;
+        }
+        let _ = self.meta.shutdown().await;
+    }
+}

@@ -1,0 +1,121 @@
+//! `rotor node`: one storage node (gRPC), bootstrapping a new cluster or joining one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::host::{Host, NodeConfig};
+use crate::raft::RaftSettings;
+use crate::{service, telemetry};
+
+/// Settings of `rotor node`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// This node's id: a number above 0, unique in the cluster and kept across restarts
+    /// (in Kubernetes, the StatefulSet ordinal plus one).
+    #[arg(long, env = "ROTOR_NODE_ID")]
+    pub id: u64,
+    /// Address the node's gRPC server listens on.
+    #[arg(long, env = "ROTOR_LISTEN", default_value = "127.0.0.1:7101")]
+    pub listen: SocketAddr,
+    /// Address other nodes and routers reach this node at (default: --listen).
+    #[arg(long, env = "ROTOR_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Directory holding the node's data; created if missing, reused across restarts.
+    #[arg(long, env = "ROTOR_DATA_DIR", default_value = "./rotor-node-data")]
+    pub data_dir: PathBuf,
+    /// Address of any node of an existing cluster to join. Without it, a node with no
+    /// data bootstraps a new cluster (only the first node of a cluster should).
+    #[arg(long, env = "ROTOR_JOIN")]
+    pub join: Option<String>,
+    #[command(flatten)]
+    pub raft: RaftArgs,
+    /// Log filter, e.g. `info`, `debug`, `rotor_node=debug` (RUST_LOG overrides it).
+    #[arg(long, default_value = "info,openraft=error")]
+    pub log: String,
+}
+
+/// Raft timing, shared by `rotor node` and `rotor dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RaftArgs {
+    /// Milliseconds between a leader's heartbeats.
+    #[arg(long, default_value_t = 150)]
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time between this and twice this
+    /// (milliseconds) starts an election: the floor of the failover time.
+    #[arg(long, default_value_t = 750)]
+    pub election_timeout_ms: u64,
+    /// Log entries between snapshots of a partition (a lagging replica beyond this
+    /// catches up by snapshot instead of by log).
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
+}
+
+impl RaftArgs {
+    pub fn settings(&self) -> RaftSettings {
+        RaftSettings {
+            heartbeat_ms: self.heartbeat_ms,
+            election_min_ms: self.election_timeout_ms,
+            election_max_ms: self.election_timeout_ms * 2,
+            snapshot_every: self.snapshot_every,
+        }
+    }
+}
+
+/// A node serving in this process.
+pub struct RunningNode {
+    pub host: Arc<Host>,
+    pub server: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens the node, serves gRPC, then bootstraps or joins.
+pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
+    if cfg.id == 0 {
+        anyhow::bail!("--id must be above 0");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "node {} cannot listen on {} (is the port in use? choose another address)",
+                cfg.id, cfg.listen
+            )
+        })?;
+    let host = Host::open(&cfg).await?;
+    let server = tokio::spawn(service::serve(
+        host.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    host.start(cfg.join.clone()).await?;
+    tracing::info!(node = cfg.id, addr = %cfg.advertise, data = %cfg.data_dir.display(), "node serving");
+    Ok(RunningNode { host, server })
+}
+
+pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(&args.log);
+    let _metrics = telemetry::init_metrics();
+    let cfg = NodeConfig {
+        id: args.id,
+        listen: args.listen,
+        advertise: args
+            .advertise
+            .clone()
+            .unwrap_or_else(|| args.listen.to_string()),
+        data_dir: args.data_dir.clone(),
+        join: args.join.clone(),
+        raft: args.raft.settings(),
+    };
+    let node = start(cfg).await?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+            node.host.shutdown().await;
+            Ok(())
+        }
+        r = node.server => r?,
+    }
+}

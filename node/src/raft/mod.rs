@@ -1,0 +1,102 @@
+//! Raft for Rotor: one openraft group per partition plus the metadata group, all in the
+//! node's one RocksDB.
+//!
+//! ```text
+//!   TypeConfig     the command (a partition write or a metadata change) and its reply
+//!   log_store      a group's log and vote in shared column families, group-commit fsync
+//!   state_machine  a partition (rotor_storage::Partition) or the cluster map, applied
+//!                  in log order; snapshots are SST files of the partition's key range
+//!   network        openraft RPCs over one gRPC channel per peer node, shared by groups
+//! ```
+
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+
+use std::io::Cursor;
+
+use openraft::BasicNode;
+use rotor_model::cluster::{MetaCommand, MetaOutcome};
+use rotor_model::write::{WriteOutcome, WriteRequest};
+use serde::{Deserialize, Serialize};
+
+/// What a group's log holds: a write to a partition, or a change to the cluster map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    Write(WriteRequest),
+    Meta(MetaCommand),
+}
+
+/// What applying a `Command` decided, handed back to the proposer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The outcome of a write, or the client error (DynamoDB's text) that refused it.
+    Write(Result<WriteOutcome, String>),
+    Meta(MetaOutcome),
+    /// A command sent to a group of the wrong kind (a bug, reported not applied).
+    WrongGroup,
+}
+
+openraft::declare_raft_types!(
+    /// Rotor's raft types: u64 node ids, nodes known by their gRPC address.
+    pub TypeConfig:
+        D = Command,
+        R = Reply,
+        NodeId = u64,
+        Node = BasicNode,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type NodeId = u64;
+pub type LogId = openraft::LogId<NodeId>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, BasicNode>;
+pub type StorageError = openraft::StorageError<NodeId>;
+
+/// Raft timing and snapshot settings shared by every group of a node.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    /// A snapshot is built after this many entries since the last one.
+    pub snapshot_every: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_ms: 150,
+            election_min_ms: 750,
+            election_max_ms: 1500,
+            snapshot_every: 10_000,
+        }
+    }
+}
+
+impl RaftSettings {
+    pub fn config(&self) -> anyhow::Result<openraft::Config> {
+        let config = openraft::Config {
+            cluster_name: "rotor".into(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            max_in_snapshot_log_to_keep: (self.snapshot_every / 10).max(10),
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        };
+        Ok(config.validate()?)
+    }
+}
+
+/// An openraft storage error from a Rotor storage error (`read`: while reading).
+pub(crate) fn storage_error(read: bool, e: impl std::error::Error + 'static) -> StorageError {
+    let source = openraft::AnyError::new(&e);
+    let io = if read {
+        openraft::StorageIOError::read(source)
+    } else {
+        openraft::StorageIOError::write(source)
+    };
+    StorageError::from(io)
+}

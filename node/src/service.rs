@@ -1,0 +1,374 @@
+//! The node's gRPC services: partition reads and writes (from routers), cluster
+//! membership and metadata (from routers, nodes and `rotor admin`), raft traffic (from
+//! other nodes).
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use rotor_model::cluster::{partition_group, MetaCommand, META_GROUP};
+use rotor_model::read::ReadRange;
+use rotor_model::write::WriteRequest as ModelWrite;
+use rotor_proto::v1 as pb;
+use rotor_proto::v1::{get_reply, read_range_reply, stats_reply, write_reply};
+use tokio_stream::wrappers::WatchStream;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::host::{Host, PartitionGroup, ProposeError};
+use crate::raft::{Command, Raft, Reply};
+
+#[derive(Clone)]
+pub struct NodeService {
+    pub host: Arc<Host>,
+}
+
+fn refused(reason: pb::Refusal, leader_hint: u64) -> pb::Refused {
+    pb::Refused {
+        reason: reason as i32,
+        leader_hint,
+        epoch: 0,
+    }
+}
+
+fn bad_request(what: &str, e: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("cannot decode {what}: {e}"))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Status> {
+    bincode::serialize(value).map_err(|e| Status::internal(format!("cannot encode reply: {e}")))
+}
+
+impl NodeService {
+    fn partition(
+        &self,
+        pref: Option<pb::PartitionRef>,
+    ) -> Result<Option<Arc<PartitionGroup>>, Status> {
+        let pref = pref.ok_or_else(|| Status::invalid_argument("missing partition"))?;
+        Ok(self
+            .host
+            .group(partition_group(pref.table_id, pref.partition)))
+    }
+
+    /// Confirms leadership with a quorum and waits until this replica has applied
+    /// everything committed before the read: the read that follows is linearizable.
+    async fn linearize(&self, raft: &Raft) -> Result<Option<pb::Refused>, Status> {
+        match raft.ensure_linearizable().await {
+            Ok(_) => Ok(None),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => Ok(Some(refused(
+                pb::Refusal::NotLeader,
+                f.leader_id.unwrap_or(0),
+            ))),
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                Ok(Some(refused(pb::Refusal::NotLeader, 0)))
+            }
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        }
+    }
+
+    fn is_leader(&self, raft: &Raft) -> Result<(), u64> {
+        let metrics = raft.metrics().borrow().clone();
+        match metrics.current_leader {
+            Some(l) if l == self.host.id => Ok(()),
+            Some(l) => Err(l),
+            None => Err(0),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::partition_server::Partition for NodeService {
+    async fn write(
+        &self,
+        request: Request<pb::WriteRequest>,
+    ) -> Result<Response<pb::WriteReply>, Status> {
+        let req = request.into_inner();
+        let Some(group) = self.partition(req.partition)? else {
+            return Ok(Response::new(pb::WriteReply {
+                result: Some(write_reply::Result::Refused(refused(
+                    pb::Refusal::UnknownPartition,
+                    0,
+                ))),
+            }));
+        };
+        // Refuse before proposing when another node leads: the write surely did not
+        // happen, so the router may send it elsewhere.
+        if let Err(hint) = self.is_leader(&group.raft) {
+            return Ok(Response::new(pb::WriteReply {
+                result: Some(write_reply::Result::Refused(refused(
+                    pb::Refusal::NotLeader,
+                    hint,
+                ))),
+            }));
+        }
+        let cmd: ModelWrite =
+            bincode::deserialize(&req.payload).map_err(|e| bad_request("write", e))?;
+        let result = match group.raft.client_write(Command::Write(cmd)).await {
+            Ok(resp) => match resp.data {
+                Reply::Write(Ok(outcome)) => write_reply::Result::Outcome(encode(&outcome)?),
+                Reply::Write(Err(msg)) => write_reply::Result::Validation(msg),
+                other => return Err(Status::internal(format!("unexpected reply {other:?}"))),
+            },
+            // Leadership was lost after the write was proposed: it may still commit
+            // under the next leader. Its fate is unknown; the router must not retry it.
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                return Err(Status::aborted(format!(
+                    "leadership moved to {:?} while the write was in flight; its outcome is unknown",
+                    f.leader_id
+                )))
+            }
+            Err(e) => return Err(Status::internal(e.to_string())),
+        };
+        Ok(Response::new(pb::WriteReply {
+            result: Some(result),
+        }))
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::GetReply>, Status> {
+        let req = request.into_inner();
+        let Some(group) = self.partition(req.partition)? else {
+            return Ok(Response::new(pb::GetReply {
+                result: Some(get_reply::Result::Refused(refused(
+                    pb::Refusal::UnknownPartition,
+                    0,
+                ))),
+            }));
+        };
+        if req.consistent {
+            if let Some(r) = self.linearize(&group.raft).await? {
+                return Ok(Response::new(pb::GetReply {
+                    result: Some(get_reply::Result::Refused(r)),
+                }));
+            }
+        }
+        let item = rotor_storage::items::get(&self.host.engine, &req.item_key)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let result = match item {
+            Some(item) => get_reply::Result::Item(encode(&item)?),
+            None => get_reply::Result::NotFound(true),
+        };
+        Ok(Response::new(pb::GetReply {
+            result: Some(result),
+        }))
+    }
+
+    async fn read_range(
+        &self,
+        request: Request<pb::ReadRangeRequest>,
+    ) -> Result<Response<pb::ReadRangeReply>, Status> {
+        let req = request.into_inner();
+        let Some(group) = self.partition(req.partition)? else {
+            return Ok(Response::new(pb::ReadRangeReply {
+                result: Some(read_range_reply::Result::Refused(refused(
+                    pb::Refusal::UnknownPartition,
+                    0,
+                ))),
+            }));
+        };
+        if req.consistent {
+            if let Some(r) = self.linearize(&group.raft).await? {
+                return Ok(Response::new(pb::ReadRangeReply {
+                    result: Some(read_range_reply::Result::Refused(r)),
+                }));
+            }
+        }
+        let range: ReadRange =
+            bincode::deserialize(&req.range).map_err(|e| bad_request("range", e))?;
+        let engine = self.host.engine.clone();
+        let page =
+            tokio::task::spawn_blocking(move || rotor_storage::items::read_range(&engine, &range))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::ReadRangeReply {
+            result: Some(read_range_reply::Result::Page(encode(&page)?)),
+        }))
+    }
+
+    async fn stats(
+        &self,
+        request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsReply>, Status> {
+        let req = request.into_inner();
+        let result = match self.partition(req.partition)? {
+            Some(group) => stats_reply::Result::Stats(encode(&group.partition.stats())?),
+            None => stats_reply::Result::Refused(refused(pb::Refusal::UnknownPartition, 0)),
+        };
+        Ok(Response::new(pb::StatsReply {
+            result: Some(result),
+        }))
+    }
+}
+
+fn propose_status(e: ProposeError) -> Status {
+    match e {
+        ProposeError::NoLeader | ProposeError::Forward(_) => Status::unavailable(e.to_string()),
+        ProposeError::Raft(_) => Status::internal(e.to_string()),
+    }
+}
+
+type MapStream = Pin<Box<dyn Stream<Item = Result<pb::MapUpdate, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::cluster_server::Cluster for NodeService {
+    async fn join(
+        &self,
+        request: Request<pb::JoinRequest>,
+    ) -> Result<Response<pb::JoinReply>, Status> {
+        let req = request.into_inner();
+        if req.node_id == 0 || req.addr.is_empty() {
+            return Err(Status::invalid_argument(
+                "a node needs an id above 0 and an address",
+            ));
+        }
+        let epoch = self
+            .host
+            .handle_join(req.node_id, req.addr)
+            .await
+            .map_err(propose_status)?;
+        Ok(Response::new(pb::JoinReply { epoch }))
+    }
+
+    async fn propose(
+        &self,
+        request: Request<pb::ProposeRequest>,
+    ) -> Result<Response<pb::ProposeReply>, Status> {
+        let cmd: MetaCommand = bincode::deserialize(&request.into_inner().command)
+            .map_err(|e| bad_request("command", e))?;
+        let span = tracing::info_span!("meta", command = ?std::mem::discriminant(&cmd));
+        let outcome = self
+            .host
+            .propose(cmd)
+            .instrument(span)
+            .await
+            .map_err(propose_status)?;
+        Ok(Response::new(pb::ProposeReply {
+            outcome: encode(&outcome)?,
+        }))
+    }
+
+    type WatchMapStream = MapStream;
+
+    async fn watch_map(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<MapStream>, Status> {
+        let after = request.into_inner().after_epoch;
+        let stream = WatchStream::new(self.host.map.clone())
+            .filter(move |map| {
+                let newer = map.epoch > after || (after == 0 && !map.nodes.is_empty());
+                async move { newer }
+            })
+            .map(|map| {
+                Ok(pb::MapUpdate {
+                    epoch: map.epoch,
+                    map: bincode::serialize(&*map).map_err(|e| Status::internal(e.to_string()))?,
+                })
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn status(
+        &self,
+        _request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusReply>, Status> {
+        let mut groups = vec![group_status(META_GROUP, &self.host.meta)];
+        for (id, g) in self.host.groups() {
+            groups.push(group_status(id, &g.raft));
+        }
+        Ok(Response::new(pb::StatusReply {
+            node_id: self.host.id,
+            map_epoch: self.host.map.borrow().epoch,
+            groups,
+        }))
+    }
+}
+
+fn group_status(group: u64, raft: &Raft) -> pb::GroupStatus {
+    let m = raft.metrics().borrow().clone();
+    let membership = m.membership_config.membership();
+    pb::GroupStatus {
+        group,
+        role: format!("{:?}", m.state).to_lowercase(),
+        leader: m.current_leader.unwrap_or(0),
+        has_leader: m.current_leader.is_some(),
+        term: m.current_term,
+        last_log_index: m.last_log_index.unwrap_or(0),
+        applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+        voters: membership.voter_ids().collect(),
+        learners: membership.learner_ids().collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::raft_server::Raft for NodeService {
+    async fn call(
+        &self,
+        request: Request<pb::RaftMessage>,
+    ) -> Result<Response<pb::RaftMessage>, Status> {
+        let msg = request.into_inner();
+        let raft = if msg.group == META_GROUP {
+            self.host.meta.clone()
+        } else {
+            match self.host.group(msg.group) {
+                Some(g) => g.raft.clone(),
+                None => {
+                    return Err(Status::not_found(format!(
+                        "group {:x} is not hosted here (yet)",
+                        msg.group
+                    )))
+                }
+            }
+        };
+        let kind = msg.kind();
+        let payload = match kind {
+            pb::RaftKind::AppendEntries => {
+                let rpc =
+                    bincode::deserialize(&msg.payload).map_err(|e| bad_request("append", e))?;
+                encode(&raft.append_entries(rpc).await)?
+            }
+            pb::RaftKind::Vote => {
+                let rpc = bincode::deserialize(&msg.payload).map_err(|e| bad_request("vote", e))?;
+                encode(&raft.vote(rpc).await)?
+            }
+            pb::RaftKind::InstallSnapshot => {
+                let rpc =
+                    bincode::deserialize(&msg.payload).map_err(|e| bad_request("snapshot", e))?;
+                encode(&raft.install_snapshot(rpc).await)?
+            }
+            pb::RaftKind::Unspecified => {
+                return Err(Status::invalid_argument("raft message of no kind"))
+            }
+        };
+        Ok(Response::new(pb::RaftMessage {
+            group: msg.group,
+            kind: kind as i32,
+            payload,
+        }))
+    }
+}
+
+/// Serves the node's three services on `listener` until `shutdown` resolves.
+pub async fn serve(
+    host: Arc<Host>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let svc = NodeService { host };
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(
+            pb::partition_server::PartitionServer::new(svc.clone())
+                .max_decoding_message_size(64 << 20),
+        )
+        .add_service(pb::cluster_server::ClusterServer::new(svc.clone()))
+        .add_service(pb::raft_server::RaftServer::new(svc).max_decoding_message_size(256 << 20))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The cluster map: which nodes exist, which tables exist, and which nodes hold each
+//! table's partitions. The metadata raft group owns it; routers and nodes watch copies of
+//! it. Every change bumps `epoch`, so a copy can tell whether it is older than another.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::table::TableDef;
+
+pub type NodeId = u64;
+
+/// Raft group id of the metadata group.
+pub const META_GROUP: u64 = 0;
+
+/// Raft group id of one partition of one table (never 0: table ids start at 1).
+pub fn partition_group(table_id: u32, partition: u32) -> u64 {
+    (u64::from(table_id) << 32) | u64::from(partition)
+}
+
+/// The table id and partition index of a partition's group id.
+pub fn group_partition(group: u64) -> (u32, u32) {
+    ((group >> 32) as u32, group as u32)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Holds replicas and receives new ones.
+    Active,
+    /// Being emptied (`rotor admin drain`): receives no new replicas.
+    Draining,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// gRPC address other nodes and routers reach it at (`host:port`).
+    pub addr: String,
+    pub state: NodeState,
+}
+
+/// One partition of a table: its replicas, the first being the one that forms the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub replicas: Vec<NodeId>,
+    /// The map epoch at which this partition's replica set last changed.
+    pub epoch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub def: TableDef,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterMap {
+    pub epoch: u64,
+    pub nodes: BTreeMap<NodeId, NodeInfo>,
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Next table id to hand out; ids are never reused.
+    pub next_table_id: u32,
+}
+
+impl ClusterMap {
+    pub fn table(&self, name: &str) -> Option<&TableEntry> {
+        self.tables.get(name)
+    }
+
+    pub fn table_by_id(&self, id: u32) -> Option<&TableEntry> {
+        self.tables.values().find(|t| t.def.id == id)
+    }
+
+    /// The replicas of partition `partition` of table `table_id`, if it exists.
+    pub fn replicas(&self, table_id: u32, partition: u32) -> Option<&PartitionInfo> {
+        self.table_by_id(table_id)?
+            .partitions
+            .get(partition as usize)
+    }
+
+    pub fn node_addr(&self, node: NodeId) -> Option<&str> {
+        self.nodes.get(&node).map(|n| n.addr.as_str())
+    }
+}
+
+/// A change to the cluster map, proposed to the metadata group and applied by every
+/// member in log order (so every copy of the map is the same at the same epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MetaCommand {
+    /// Registers a node (or its new address); idempotent.
+    AddNode {
+        id: NodeId,
+        addr: String,
+    },
+    SetNodeState {
+        id: NodeId,
+        state: NodeState,
+    },
+    /// Creates a table: assigns its id and places its `def.partition_count` partitions.
+    CreateTable {
+        def: TableDef,
+    },
+    /// Replaces a table's definition (capacity settings); partitions are unchanged.
+    UpdateTable {
+        def: TableDef,
+    },
+    DeleteTable {
+        name: String,
+    },
+    /// Replaces the replica set of one partition (a move step).
+    SetReplicas {
+        table_id: u32,
+        partition: u32,
+        replicas: Vec<NodeId>,
+    },
+}
+
+/// What applying a `MetaCommand` decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MetaReply {
+    Done,
+    Table(TableDef),
+    TableExists(String),
+    TableNotFound(String),
+    UnknownNode(NodeId),
+}
+
+/// A `MetaReply` and the map epoch right after it was applied, so that a caller can wait
+/// until its own copy of the map has caught up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetaOutcome {
+    pub epoch: u64,
+    pub reply: MetaReply,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_ids_round_trip_and_never_collide_with_metadata() {
+        for (t, p) in [(1, 0), (1, 3), (u32::MAX, u32::MAX), (7, 1 << 20)] {
+            let g = partition_group(t, p);
+            assert_ne!(g, META_GROUP);
+            assert_eq!(group_partition(g), (t, p));
+        }
+    }
+}

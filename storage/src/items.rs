@@ -1,0 +1,73 @@
+//! Reads of items (by key and by range) and removal of a table's data, on the engine
+//! directly: the same whether a catalog (`Store`) or a raft group owns the partition.
+
+use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use rotor_model::keys::{prefix_successor, table_prefix};
+use rotor_model::read::{RangePage, ReadRange};
+use rotor_model::value::item_size;
+use rotor_model::Item;
+
+use crate::codec::decode;
+use crate::engine::{Engine, CF_ITEMS, CF_META};
+use crate::error::Result;
+use crate::partition::stats_prefix;
+
+/// Reads one item by its storage key.
+pub fn get(engine: &Engine, item_key: &[u8]) -> Result<Option<Item>> {
+    let items = engine.cf(CF_ITEMS)?;
+    match engine.db().get_pinned_cf(items, item_key)? {
+        Some(bytes) => Ok(Some(decode(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads items in a key range, stopping at the item or byte limit.
+pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
+    let items = engine.cf(CF_ITEMS)?;
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_lower_bound(range.start.clone());
+    opts.set_iterate_upper_bound(range.end.clone());
+    let mode = if range.reverse {
+        IteratorMode::End
+    } else {
+        IteratorMode::From(&range.start, Direction::Forward)
+    };
+    let mut page = RangePage::default();
+    for entry in engine.db().iterator_cf_opt(items, opts, mode) {
+        let (key, value) = entry?;
+        if range.max_items.is_some_and(|max| page.items.len() >= max)
+            || page.bytes >= range.max_bytes
+        {
+            page.truncated = true;
+            break;
+        }
+        let item: Item = decode(&value)?;
+        page.bytes += item_size(&item);
+        page.items.push((key.to_vec(), item));
+    }
+    Ok(page)
+}
+
+/// Adds to `batch` the removal of every item and statistic of table `table_id`.
+pub fn delete_table_in(engine: &Engine, batch: &mut WriteBatch, table_id: u32) -> Result<()> {
+    let meta = engine.cf(CF_META)?;
+    let stats_from = stats_prefix(table_id);
+    if let Some(stats_to) = prefix_successor(&stats_from) {
+        batch.delete_range_cf(meta, stats_from, stats_to);
+    }
+    let from = table_prefix(table_id).to_vec();
+    let to = match table_id.checked_add(1) {
+        Some(next) => next.to_be_bytes().to_vec(),
+        None => vec![0xff; 5],
+    };
+    batch.delete_range_cf(engine.cf(CF_ITEMS)?, from, to);
+    Ok(())
+}
+
+/// Removes every item and statistic of table `table_id` and waits for the disk.
+pub fn delete_table(engine: &Engine, table_id: u32) -> Result<()> {
+    let mut batch = WriteBatch::default();
+    delete_table_in(engine, &mut batch, table_id)?;
+    engine.write(batch)?;
+    engine.sync_blocking()
+}
