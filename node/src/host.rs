@@ -123,9 +123,37 @@ impl Host {
     /// Bootstraps or joins the cluster, then keeps partition groups in line with the map.
     /// Call once the gRPC server is serving.
     pub async fn start(self: &Arc<Host>, join: Option<String>) -> anyhow::Result<()> {
-        match join {
-            None => self.bootstrap().await?,
-            Some(addr) => self.join(&addr).await?,
+        let member = self
+            .meta
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&self.id)
+            .is_some();
+        if member {
+            // A restart: serve at once from the groups on disk, and re-register the
+            // address in the background (the metadata group may still lack a quorum,
+            // e.g. when every node restarts together).
+            tracing::info!(
+                node = self.id,
+                "restarting as a member of an existing cluster"
+            );
+            let host = self.clone();
+            tokio::spawn(async move {
+                let result = match join {
+                    None => host.bootstrap().await,
+                    Some(addr) => host.join(&addr).await,
+                };
+                if let Err(e) = result {
+                    tracing::error!("cannot re-register with the cluster: {e:#}");
+                }
+            });
+        } else {
+            match join {
+                None => self.bootstrap().await?,
+                Some(addr) => self.join(&addr).await?,
+            }
         }
         let host = self.clone();
         tokio::spawn(async move { host.reconcile_forever().await });

@@ -19,6 +19,10 @@ use tracing::Instrument;
 use crate::host::{Host, PartitionGroup, ProposeError};
 use crate::raft::{Command, Raft, Reply};
 
+/// How long an eventually consistent read waits for this replica to apply the
+/// reader's last write before refusing (the router then asks another replica).
+const FRESHNESS_WAIT: std::time::Duration = std::time::Duration::from_millis(30);
+
 #[derive(Clone)]
 pub struct NodeService {
     pub host: Arc<Host>,
@@ -67,6 +71,43 @@ impl NodeService {
         }
     }
 
+    /// What must hold before a read: linearizable (`consistent`), or at least the
+    /// sender's last write applied here (waiting up to `FRESHNESS_WAIT`). `Some` refuses.
+    async fn read_barrier(
+        &self,
+        raft: &Raft,
+        consistent: bool,
+        min_applied: u64,
+    ) -> Result<Option<pb::Refused>, Status> {
+        if consistent {
+            return self.linearize(raft).await;
+        }
+        if min_applied == 0 {
+            return Ok(None);
+        }
+        let applied = raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map(|l| l.index)
+            .unwrap_or(0);
+        if applied >= min_applied {
+            return Ok(None);
+        }
+        match raft
+            .wait(Some(FRESHNESS_WAIT))
+            .applied_index_at_least(Some(min_applied), "read your writes")
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(_) => {
+                metrics::counter!("rotor_node_stale_read_refusals_total").increment(1);
+                let hint = self.is_leader(raft).err().unwrap_or(0);
+                Ok(Some(refused(pb::Refusal::NotLeader, hint)))
+            }
+        }
+    }
+
     fn is_leader(&self, raft: &Raft) -> Result<(), u64> {
         let metrics = raft.metrics().borrow().clone();
         match metrics.current_leader {
@@ -90,6 +131,7 @@ impl pb::partition_server::Partition for NodeService {
                     pb::Refusal::UnknownPartition,
                     0,
                 ))),
+                log_index: 0,
             }));
         };
         // Refuse before proposing when another node leads: the write surely did not
@@ -100,13 +142,18 @@ impl pb::partition_server::Partition for NodeService {
                     pb::Refusal::NotLeader,
                     hint,
                 ))),
+                log_index: 0,
             }));
         }
         let cmd: ModelWrite =
             bincode::deserialize(&req.payload).map_err(|e| bad_request("write", e))?;
+        let mut log_index = 0;
         let result = match group.raft.client_write(Command::Write(cmd)).await {
             Ok(resp) => match resp.data {
-                Reply::Write(Ok(outcome)) => write_reply::Result::Outcome(encode(&outcome)?),
+                Reply::Write(Ok(outcome)) => {
+                    log_index = resp.log_id.index;
+                    write_reply::Result::Outcome(encode(&outcome)?)
+                }
                 Reply::Write(Err(msg)) => write_reply::Result::Validation(msg),
                 other => return Err(Status::internal(format!("unexpected reply {other:?}"))),
             },
@@ -122,6 +169,7 @@ impl pb::partition_server::Partition for NodeService {
         };
         Ok(Response::new(pb::WriteReply {
             result: Some(result),
+            log_index,
         }))
     }
 
@@ -138,12 +186,13 @@ impl pb::partition_server::Partition for NodeService {
                 ))),
             }));
         };
-        if req.consistent {
-            if let Some(r) = self.linearize(&group.raft).await? {
-                return Ok(Response::new(pb::GetReply {
-                    result: Some(get_reply::Result::Refused(r)),
-                }));
-            }
+        if let Some(r) = self
+            .read_barrier(&group.raft, req.consistent, req.min_applied)
+            .await?
+        {
+            return Ok(Response::new(pb::GetReply {
+                result: Some(get_reply::Result::Refused(r)),
+            }));
         }
         let item = rotor_storage::items::get(&self.host.engine, &req.item_key)
             .map_err(|e| Status::internal(e.to_string()))?;
@@ -169,12 +218,13 @@ impl pb::partition_server::Partition for NodeService {
                 ))),
             }));
         };
-        if req.consistent {
-            if let Some(r) = self.linearize(&group.raft).await? {
-                return Ok(Response::new(pb::ReadRangeReply {
-                    result: Some(read_range_reply::Result::Refused(r)),
-                }));
-            }
+        if let Some(r) = self
+            .read_barrier(&group.raft, req.consistent, req.min_applied)
+            .await?
+        {
+            return Ok(Response::new(pb::ReadRangeReply {
+                result: Some(read_range_reply::Result::Refused(r)),
+            }));
         }
         let range: ReadRange =
             bincode::deserialize(&req.range).map_err(|e| bad_request("range", e))?;
@@ -195,7 +245,13 @@ impl pb::partition_server::Partition for NodeService {
     ) -> Result<Response<pb::StatsReply>, Status> {
         let req = request.into_inner();
         let result = match self.partition(req.partition)? {
-            Some(group) => stats_reply::Result::Stats(encode(&group.partition.stats())?),
+            Some(group) => match self
+                .read_barrier(&group.raft, false, req.min_applied)
+                .await?
+            {
+                Some(r) => stats_reply::Result::Refused(r),
+                None => stats_reply::Result::Stats(encode(&group.partition.stats())?),
+            },
             None => stats_reply::Result::Refused(refused(pb::Refusal::UnknownPartition, 0)),
         };
         Ok(Response::new(pb::StatsReply {

@@ -41,6 +41,7 @@ mod tests {
                 leader_hint: 2,
                 epoch: 0,
             })),
+            log_index: 0,
         };
         let decoded = WriteReply::decode(reply.encode_to_vec().as_slice()).unwrap();
         match decoded.result {

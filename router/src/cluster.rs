@@ -71,6 +71,10 @@ pub struct ClusterBackend {
     options: ClusterOptions,
     /// The node that last led each (table id, partition), as far as this router knows.
     leaders: Mutex<HashMap<(u32, u32), NodeId>>,
+    /// Per partition, the log index of the last write this router saw applied:
+    /// eventually consistent reads ask replicas to have applied at least that much, so
+    /// clients read their own writes while reads still spread across replicas.
+    written: Mutex<HashMap<(u32, u32), u64>>,
     /// Round-robin start of eventually consistent reads.
     next_replica: AtomicUsize,
     watcher: AbortHandle,
@@ -100,6 +104,7 @@ impl ClusterBackend {
             shared,
             options,
             leaders: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             next_replica: AtomicUsize::new(0),
             watcher,
         })
@@ -224,6 +229,16 @@ impl ClusterBackend {
         let mut epochs = self.shared.epoch.subscribe();
         let until = (Instant::now() + pause).min(deadline);
         let _ = tokio::time::timeout_at(until, epochs.changed()).await;
+    }
+
+    fn note_written(&self, key: (u32, u32), index: u64) {
+        let mut written = self.written.lock();
+        let entry = written.entry(key).or_insert(0);
+        *entry = (*entry).max(index);
+    }
+
+    fn written_at(&self, key: (u32, u32)) -> u64 {
+        self.written.lock().get(&key).copied().unwrap_or(0)
     }
 
     fn cached_leader(&self, key: (u32, u32)) -> Option<NodeId> {
@@ -423,7 +438,13 @@ impl ClusterBackend {
         deadline: Instant,
     ) -> Result<TableStats, BackendError> {
         let mut last = String::from("the partition has no replicas");
-        for &node in replicas {
+        // The leader first: it has applied every write this router saw.
+        let mut ordered: Vec<NodeId> = replicas.to_vec();
+        if let Some(leader) = self.cached_leader((def.id, partition)) {
+            ordered.sort_by_key(|n| *n != leader);
+        }
+        let min_applied = self.written_at((def.id, partition));
+        for node in ordered {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -446,6 +467,7 @@ impl ClusterBackend {
                     partition,
                     epoch,
                 }),
+                min_applied,
             };
             let mut client = PartitionClient::new(channel);
             match timed(per_call, client.stats(request(req, per_call))).await {
@@ -751,29 +773,35 @@ impl Backend for ClusterBackend {
     ) -> Result<WriteOutcome, BackendError> {
         let payload = encode(&req, "a write")?;
         let route = Route::Leader { idempotent: false };
-        self.call_partition(def, partition, route, "write", |channel, partition, t| {
-            let req = pb::WriteRequest {
-                partition: Some(partition),
-                payload: payload.clone(),
-            };
-            async move {
-                let mut client = PartitionClient::new(channel);
-                let reply = timed(t, client.write(request(req, t))).await?;
-                Ok(match reply.result {
-                    Some(pb::write_reply::Result::Outcome(b)) => {
-                        decode::<WriteOutcome>(&b, "write outcome").into()
-                    }
-                    Some(pb::write_reply::Result::Validation(msg)) => {
-                        Answer::Fail(BackendError::Model(ModelError::Validation(msg)))
-                    }
-                    Some(pb::write_reply::Result::Refused(r)) => Answer::Refused(r),
-                    None => Answer::Fail(BackendError::Internal(
-                        "empty write reply from a node".into(),
-                    )),
-                })
-            }
-        })
-        .await
+        let (outcome, index) = self
+            .call_partition(def, partition, route, "write", |channel, partition, t| {
+                let req = pb::WriteRequest {
+                    partition: Some(partition),
+                    payload: payload.clone(),
+                };
+                async move {
+                    let mut client = PartitionClient::new(channel);
+                    let reply = timed(t, client.write(request(req, t))).await?;
+                    let index = reply.log_index;
+                    Ok(match reply.result {
+                        Some(pb::write_reply::Result::Outcome(b)) => {
+                            decode::<WriteOutcome>(&b, "write outcome")
+                                .map(|o| (o, index))
+                                .into()
+                        }
+                        Some(pb::write_reply::Result::Validation(msg)) => {
+                            Answer::Fail(BackendError::Model(ModelError::Validation(msg)))
+                        }
+                        Some(pb::write_reply::Result::Refused(r)) => Answer::Refused(r),
+                        None => Answer::Fail(BackendError::Internal(
+                            "empty write reply from a node".into(),
+                        )),
+                    })
+                }
+            })
+            .await?;
+        self.note_written((def.id, partition), index);
+        Ok(outcome)
     }
 
     async fn get(
@@ -788,11 +816,13 @@ impl Backend for ClusterBackend {
         } else {
             Route::Spread
         };
+        let min_applied = self.written_at((def.id, partition));
         self.call_partition(def, partition, route, "get", |channel, partition, t| {
             let req = pb::GetRequest {
                 partition: Some(partition),
                 item_key: item_key.clone(),
                 consistent,
+                min_applied,
             };
             async move {
                 let mut client = PartitionClient::new(channel);
@@ -825,6 +855,7 @@ impl Backend for ClusterBackend {
         } else {
             Route::Spread
         };
+        let min_applied = self.written_at((def.id, partition));
         self.call_partition(
             def,
             partition,
@@ -835,6 +866,7 @@ impl Backend for ClusterBackend {
                     partition: Some(partition),
                     range: encoded.clone(),
                     consistent,
+                    min_applied,
                 };
                 async move {
                     let mut client = PartitionClient::new(channel);
@@ -901,20 +933,29 @@ mod tests {
             use pb::write_reply::Result as R;
             if self.id != self.leader {
                 let result = Some(R::Refused(self.refused()));
-                return Ok(Response::new(pb::WriteReply { result }));
+                return Ok(Response::new(pb::WriteReply {
+                    result,
+                    log_index: 1,
+                }));
             }
             let write: WriteRequest = bincode::deserialize(&req.into_inner().payload)
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;
             let WriteCommand::Put { item, .. } = write.command else {
                 let result = Some(R::Validation("only puts here".into()));
-                return Ok(Response::new(pb::WriteReply { result }));
+                return Ok(Response::new(pb::WriteReply {
+                    result,
+                    log_index: 1,
+                }));
             };
             let outcome = WriteOutcome::Applied {
                 old: None,
                 new: Some(item),
             };
             let result = Some(R::Outcome(bincode::serialize(&outcome).unwrap()));
-            Ok(Response::new(pb::WriteReply { result }))
+            Ok(Response::new(pb::WriteReply {
+                result,
+                log_index: 1,
+            }))
         }
 
         async fn get(

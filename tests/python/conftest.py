@@ -35,6 +35,25 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _free_ports(n):
+    """The first of n consecutive free loopback ports (rotor dev's node ports)."""
+    for _ in range(200):
+        base = _free_port()
+        socks = []
+        try:
+            for i in range(1, n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free loopback ports")
+
+
 def _healthy(url):
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
@@ -58,7 +77,8 @@ def endpoint():
     os.makedirs(os.path.join(data_dir, "db"))
     log_out = open(os.path.join(data_dir, "stdout.log"), "wb")
     log_err = open(os.path.join(data_dir, "stderr.log"), "wb")
-    proc = subprocess.Popen([binary, "dev", "--port", str(port), "--data-dir", os.path.join(data_dir, "db")],
+    proc = subprocess.Popen([binary, "dev", "--port", str(port), "--node-port", str(_free_ports(3)),
+                             "--data-dir", os.path.join(data_dir, "db")],
                             stdout=log_out, stderr=log_err, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
+pub mod cluster;
+
 /// A running `rotor dev` with its own data directory.
 pub struct Rotor {
     child: Option<Child>,
     pub port: u16,
+    /// First of the three node ports of the local cluster.
+    pub node_port: u16,
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -32,11 +36,78 @@ pub fn rotor_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/debug/rotor"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free loopback port")
+}
+
+/// The first of `n` consecutive free loopback ports.
+pub fn free_ports(n: u16) -> u16 {
+    for _ in 0..200 {
+        let base = free_port();
+        if base.checked_add(n).is_none() {
+            continue;
+        }
+        let all_free = (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free loopback ports")
+}
+
+/// Collects a child's stdout and stderr lines.
+pub(crate) fn capture_output(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Ok(mut l) = log.lock() {
+                    l.push(line);
+                }
+            }
+        });
+    }
+    log
+}
+
+/// An AWS SDK client for `endpoint` (dummy credentials, plain HTTP), with the SDK's
+/// standard retries.
+pub fn sdk_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    sdk_client_with_attempts(endpoint, 3)
+}
+
+/// An AWS SDK client making up to `max_attempts` attempts per request (standard retry
+/// mode: exponential backoff from 100 ms on throttling, 5xx and connection errors).
+pub fn sdk_client_with_attempts(endpoint: &str, max_attempts: u32) -> aws_sdk_dynamodb::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let retry = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+        .with_max_attempts(max_attempts)
+        .with_initial_backoff(Duration::from_millis(100));
+    let config = aws_sdk_dynamodb::Config::builder()
+        .retry_config(retry)
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "static"))
+        .http_client(http)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 impl Rotor {
@@ -44,13 +115,13 @@ impl Rotor {
     pub fn start() -> Rotor {
         let temp = tempfile::tempdir().expect("temp dir");
         let dir = temp.path().to_path_buf();
-        let mut r = Rotor::start_on(&dir, free_port());
+        let mut r = Rotor::start_on(&dir, free_port(), free_ports(3));
         r._temp = Some(temp);
         r
     }
 
-    /// Starts `rotor dev` on an existing data directory and port.
-    pub fn start_on(data_dir: &Path, port: u16) -> Rotor {
+    /// Starts `rotor dev` on an existing data directory and ports.
+    pub fn start_on(data_dir: &Path, port: u16, node_port: u16) -> Rotor {
         let bin = rotor_bin();
         assert!(
             bin.exists(),
@@ -58,37 +129,19 @@ impl Rotor {
             bin.display()
         );
         let mut child = Command::new(&bin)
-            .args(["dev", "--port", &port.to_string(), "--data-dir"])
+            .args(["dev", "--port", &port.to_string()])
+            .args(["--node-port", &node_port.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn rotor");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap().push(line);
-                }
-            });
-        }
+        let log = capture_output(&mut child);
         let r = Rotor {
             child: Some(child),
             port,
+            node_port,
             data_dir: data_dir.to_path_buf(),
             _temp: None,
             log,
@@ -121,15 +174,7 @@ impl Rotor {
 
     /// An AWS SDK client for this server (dummy credentials, plain HTTP).
     pub fn client(&self) -> aws_sdk_dynamodb::Client {
-        let http = aws_smithy_http_client::Builder::new().build_http();
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "static"))
-            .http_client(http)
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        sdk_client(&self.endpoint())
     }
 
     /// `kill -9`: nothing gets a chance to flush.
@@ -143,7 +188,7 @@ impl Rotor {
     /// Kills the process and starts a new one on the same data directory and port.
     pub fn restart_after_kill9(mut self) -> Rotor {
         self.kill9();
-        let mut next = Rotor::start_on(&self.data_dir, self.port);
+        let mut next = Rotor::start_on(&self.data_dir, self.port, self.node_port);
         next._temp = self._temp.take();
         next
     }
