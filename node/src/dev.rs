@@ -37,7 +37,7 @@ pub struct DevArgs {
     #[command(flatten)]
     pub raft: RaftArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
-    #[arg(long, default_value = "info,openraft=error")]
+    #[arg(long, default_value = "info,openraft=off")]
     pub log: String,
 }
 

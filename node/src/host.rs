@@ -61,6 +61,8 @@ pub struct Host {
     config: Arc<openraft::Config>,
     snapshot_dir: PathBuf,
     groups: RwLock<HashMap<u64, Arc<PartitionGroup>>>,
+    /// The node found cluster state on disk when it opened.
+    restarted: bool,
 }
 
 /// Errors of metadata proposals as the API edge needs to tell them apart.
@@ -91,6 +93,8 @@ impl Host {
         let peers = Arc::new(Peers::default());
         let (map_tx, map_rx) = watch::channel(Arc::new(ClusterMap::default()));
         let log = GroupLog::new(engine.clone(), META_GROUP);
+        // A vote or a log on disk: this node has been part of a cluster before.
+        let restarted = log.record("vote")?.is_some() || log.last_entry()?.is_some();
         let sm = StateMachine::open(
             log.clone(),
             Machine::Meta { map: map_tx },
@@ -117,21 +121,14 @@ impl Host {
             config,
             snapshot_dir,
             groups: RwLock::new(HashMap::new()),
+            restarted,
         }))
     }
 
     /// Bootstraps or joins the cluster, then keeps partition groups in line with the map.
     /// Call once the gRPC server is serving.
     pub async fn start(self: &Arc<Host>, join: Option<String>) -> anyhow::Result<()> {
-        let member = self
-            .meta
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&self.id)
-            .is_some();
-        if member {
+        if self.restarted {
             // A restart: serve at once from the groups on disk, and re-register the
             // address in the background (the metadata group may still lack a quorum,
             // e.g. when every node restarts together).
@@ -425,6 +422,7 @@ impl Host {
                 }
             }
         }
+        spawn_leader_log(raft.clone(), format!("{} partition {p}", def.name));
         self.groups.write().insert(
             group,
             Arc::new(PartitionGroup {
@@ -461,6 +459,11 @@ impl Host {
         Ok(())
     }
 
+    /// Starts logging the metadata group's leader changes.
+    pub fn log_meta_leaders(&self) {
+        spawn_leader_log(self.meta.clone(), "metadata".into());
+    }
+
     /// Stops every raft group (the engine closes when the last reference goes).
     pub async fn shutdown(&self) {
         let groups: Vec<_> = self.groups.write().drain().collect();
@@ -469,4 +472,26 @@ impl Host {
         }
         let _ = self.meta.shutdown().await;
     }
+}
+
+/// Logs a group's leader changes as this node sees them (openraft's own logs are off by
+/// default: a down peer makes them repeat every heartbeat).
+fn spawn_leader_log(raft: Raft, name: String) {
+    let mut metrics = raft.metrics();
+    tokio::spawn(async move {
+        let mut last = None;
+        loop {
+            let leader = metrics.borrow_and_update().current_leader;
+            if leader != last && leader.is_some() {
+                tracing::info!(group = %name, leader = ?leader, "leader elected");
+                last = leader;
+            } else if leader.is_none() && last.is_some() {
+                tracing::info!(group = %name, "leader lost; election under way");
+                last = None;
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }

@@ -34,7 +34,7 @@ pub struct NodeArgs {
     #[command(flatten)]
     pub raft: RaftArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_node=debug` (RUST_LOG overrides it).
-    #[arg(long, default_value = "info,openraft=error")]
+    #[arg(long, default_value = "info,openraft=off")]
     pub log: String,
 }
 
@@ -85,6 +85,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
             )
         })?;
     let host = Host::open(&cfg).await?;
+    host.log_meta_leaders();
     let server = tokio::spawn(service::serve(
         host.clone(),
         listener,

@@ -51,7 +51,7 @@ fn spawn(args: &[String]) -> (Child, Log) {
     );
     let mut child = Command::new(&bin)
         .args(args)
-        .env("RUST_LOG", "info,openraft=error")
+        .env("RUST_LOG", "info,openraft=off")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
