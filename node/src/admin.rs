@@ -24,6 +24,11 @@ pub struct AdminArgs {
 pub enum AdminCommand {
     /// Nodes, the metadata group, and every partition with its replicas and leader.
     Status,
+    /// Move every partition off a node (before removing it); watch with `status`.
+    Drain {
+        /// Id of the node to empty.
+        node: u64,
+    },
 }
 
 async fn client(addr: &str) -> anyhow::Result<ClusterClient<tonic::transport::Channel>> {
@@ -69,6 +74,18 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 statuses.insert(*id, status.map_err(|e| format!("{e:#}")));
             }
             print!("{}", render_status(&map, &statuses));
+            Ok(())
+        }
+        AdminCommand::Drain { node } => {
+            let reply = client(&args.node)
+                .await?
+                .drain(rotor_proto::v1::DrainRequest { node_id: node })
+                .await
+                .map_err(|s| anyhow::anyhow!("drain refused: {}", s.message()))?;
+            println!(
+                "node {node} is draining (map epoch {}); its partitions are moving. Follow with `rotor admin status`.",
+                reply.into_inner().epoch
+            );
             Ok(())
         }
     }

@@ -154,6 +154,8 @@ impl Host {
         }
         let host = self.clone();
         tokio::spawn(async move { host.reconcile_forever().await });
+        let host = self.clone();
+        tokio::spawn(async move { host.rebalance_forever().await });
         Ok(())
     }
 
@@ -445,6 +447,17 @@ impl Host {
         GroupLog::new(self.engine.clone(), group).destroy()?;
         let _ = std::fs::remove_file(self.snapshot_dir.join(format!("{group:016x}.snap")));
         let table_id = closing.table_id;
+        let (_, index) = rotor_model::cluster::group_partition(group);
+        if let Some(entry) = map.table_by_id(table_id) {
+            // The partition moved away: its items here are no longer ours to keep.
+            let (start, end) = entry.def.partition_key_range(index);
+            let engine = self.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                rotor_storage::items::delete_partition(&engine, table_id, index, (&start, &end))
+            })
+            .await??;
+            tracing::info!(table = %entry.def.name, partition = index, "partition moved off this node; its data removed");
+        }
         let table_gone = map.table_by_id(table_id).is_none();
         let none_left = !self.groups.read().values().any(|g| g.table_id == table_id);
         if table_gone && none_left {
@@ -456,6 +469,139 @@ impl Host {
             tracing::info!(table_id, "table data removed from this node");
         }
         metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
+        Ok(())
+    }
+
+    /// Makes `voters` the voters of a partition group this node leads: new members join
+    /// as learners and catch up (by log or snapshot) before the membership changes.
+    /// `Ok(Err(hint))`: this node does not lead the group.
+    pub async fn change_replicas(
+        &self,
+        group: u64,
+        voters: Vec<NodeId>,
+    ) -> anyhow::Result<Result<(), NodeId>> {
+        let Some(g) = self.group(group) else {
+            return Ok(Err(0));
+        };
+        let metrics = g.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.id) {
+            return Ok(Err(metrics.current_leader.unwrap_or(0)));
+        }
+        let map = self.map.borrow().clone();
+        let membership = metrics.membership_config.membership().clone();
+        for v in &voters {
+            if membership.get_node(v).is_none() {
+                let addr = map
+                    .node_addr(*v)
+                    .ok_or_else(|| anyhow::anyhow!("node {v} has no address in the map"))?;
+                g.raft.add_learner(*v, BasicNode::new(addr), true).await?;
+            }
+        }
+        let target: BTreeSet<NodeId> = voters.into_iter().collect();
+        let current: BTreeSet<NodeId> = membership.voter_ids().collect();
+        if current != target {
+            g.raft.change_membership(target, false).await?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// On the metadata leader: moves partitions whose replicas differ from what the
+    /// ring of active nodes says, one step of one partition at a time.
+    async fn rebalance_forever(self: Arc<Host>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            if self.meta_leader().map(|(l, _)| l) != Some(self.id) {
+                continue;
+            }
+            if let Err(e) = self.rebalance_step().await {
+                tracing::warn!("partition move step failed (will retry): {e:#}");
+            }
+        }
+    }
+
+    async fn rebalance_step(&self) -> anyhow::Result<()> {
+        let map = self.map.borrow().clone();
+        let ring = crate::meta::ring_of(&map);
+        for entry in map.tables.values() {
+            for (p, info) in entry.partitions.iter().enumerate() {
+                let p = p as u32;
+                let group = partition_group(entry.def.id, p);
+                let desired = ring.replicas(group);
+                if desired.is_empty() || info.replicas == desired {
+                    continue;
+                }
+                let table = entry.def.name.as_str();
+                let adding: Vec<NodeId> = desired
+                    .iter()
+                    .copied()
+                    .filter(|n| !info.replicas.contains(n))
+                    .collect();
+                if !adding.is_empty() {
+                    // Step 1: list the new replicas (after the old ones, so that none of
+                    // them forms the group) so their nodes open it.
+                    let mut union = info.replicas.clone();
+                    union.extend(adding.iter().copied());
+                    tracing::info!(table, partition = p, from = ?info.replicas, to = ?desired, "moving partition: opening it on the new nodes");
+                    self.propose(MetaCommand::SetReplicas {
+                        table_id: entry.def.id,
+                        partition: p,
+                        replicas: union,
+                    })
+                    .await?;
+                    return Ok(());
+                }
+                // Step 2: the group's leader adds the new members and drops the old.
+                let started = std::time::Instant::now();
+                let mut done = false;
+                let mut candidates = info.replicas.clone();
+                while let Some(node) = candidates.first().copied() {
+                    candidates.remove(0);
+                    let Some(addr) = map.node_addr(node) else {
+                        continue;
+                    };
+                    let Ok(channel) = self.peers.channel(addr) else {
+                        continue;
+                    };
+                    let reply = ClusterClient::new(channel)
+                        .change_replicas(rotor_proto::v1::ChangeReplicasRequest {
+                            table_id: entry.def.id,
+                            partition: p,
+                            voters: desired.clone(),
+                        })
+                        .await;
+                    match reply {
+                        Ok(r) if r.get_ref().done => {
+                            done = true;
+                            break;
+                        }
+                        Ok(r) => {
+                            let hint = r.get_ref().leader_hint;
+                            if hint != 0 && candidates.contains(&hint) {
+                                candidates.retain(|c| *c != hint);
+                                candidates.insert(0, hint);
+                            }
+                        }
+                        Err(e) => tracing::debug!(node, "change replicas: {}", e.message()),
+                    }
+                }
+                if !done {
+                    anyhow::bail!(
+                        "no leader of {table} partition {p} accepted the replica change yet"
+                    );
+                }
+                // Step 3: the map follows the group.
+                self.propose(MetaCommand::SetReplicas {
+                    table_id: entry.def.id,
+                    partition: p,
+                    replicas: desired.clone(),
+                })
+                .await?;
+                metrics::counter!("rotor_partition_moves_total").increment(1);
+                tracing::info!(table, partition = p, replicas = ?desired, seconds = started.elapsed().as_secs_f64(), "partition moved");
+                return Ok(());
+            }
+        }
         Ok(())
     }
 

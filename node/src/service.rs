@@ -342,6 +342,58 @@ impl pb::cluster_server::Cluster for NodeService {
             groups,
         }))
     }
+
+    async fn drain(
+        &self,
+        request: Request<pb::DrainRequest>,
+    ) -> Result<Response<pb::DrainReply>, Status> {
+        let id = request.into_inner().node_id;
+        let outcome = self
+            .host
+            .propose(MetaCommand::SetNodeState {
+                id,
+                state: rotor_model::cluster::NodeState::Draining,
+            })
+            .await
+            .map_err(propose_status)?;
+        if let rotor_model::cluster::MetaReply::UnknownNode(n) = outcome.reply {
+            return Err(Status::not_found(format!("node {n} is not in the cluster")));
+        }
+        tracing::info!(
+            node = id,
+            "node draining: its partitions move to the other nodes"
+        );
+        Ok(Response::new(pb::DrainReply {
+            epoch: outcome.epoch,
+        }))
+    }
+
+    async fn change_replicas(
+        &self,
+        request: Request<pb::ChangeReplicasRequest>,
+    ) -> Result<Response<pb::ChangeReplicasReply>, Status> {
+        let req = request.into_inner();
+        let group = partition_group(req.table_id, req.partition);
+        match self
+            .host
+            .change_replicas(group, req.voters)
+            .await
+            .map_err(internal)?
+        {
+            Ok(()) => Ok(Response::new(pb::ChangeReplicasReply {
+                done: true,
+                leader_hint: 0,
+            })),
+            Err(hint) => Ok(Response::new(pb::ChangeReplicasReply {
+                done: false,
+                leader_hint: hint,
+            })),
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
 }
 
 fn group_status(group: u64, raft: &Raft) -> pb::GroupStatus {

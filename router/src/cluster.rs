@@ -1104,6 +1104,20 @@ mod tests {
         ) -> Result<Response<pb::StatusReply>, Status> {
             Err(Status::unimplemented("status"))
         }
+
+        async fn drain(
+            &self,
+            _req: Request<pb::DrainRequest>,
+        ) -> Result<Response<pb::DrainReply>, Status> {
+            Err(Status::unimplemented("not needed by these tests"))
+        }
+
+        async fn change_replicas(
+            &self,
+            _req: Request<pb::ChangeReplicasRequest>,
+        ) -> Result<Response<pb::ChangeReplicasReply>, Status> {
+            Err(Status::unimplemented("not needed by these tests"))
+        }
     }
 
     fn item() -> Item {

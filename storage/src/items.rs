@@ -1,5 +1,6 @@
-//! Reads of items (by key and by range) and removal of a table's data, on the engine
-//! directly: the same whether a catalog (`Store`) or a raft group owns the partition.
+//! Reads of items (by key and by range) and removal of a table's or a moved partition's
+//! data, on the engine directly: the same whether a catalog (`Store`) or a raft group
+//! owns the partition.
 
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use rotor_model::keys::{prefix_successor, table_prefix};
@@ -68,6 +69,24 @@ pub fn delete_table_in(engine: &Engine, batch: &mut WriteBatch, table_id: u32) -
 pub fn delete_table(engine: &Engine, table_id: u32) -> Result<()> {
     let mut batch = WriteBatch::default();
     delete_table_in(engine, &mut batch, table_id)?;
+    engine.write(batch)?;
+    engine.sync_blocking()
+}
+
+/// Removes a partition's items in `[range.0, range.1)` and its statistics (the
+/// partition moved to other nodes), and waits for the disk.
+pub fn delete_partition(
+    engine: &Engine,
+    table_id: u32,
+    index: u32,
+    range: (&[u8], &[u8]),
+) -> Result<()> {
+    let mut batch = WriteBatch::default();
+    batch.delete_cf(
+        engine.cf(CF_META)?,
+        crate::partition::stats_key(table_id, index),
+    );
+    batch.delete_range_cf(engine.cf(CF_ITEMS)?, range.0, range.1);
     engine.write(batch)?;
     engine.sync_blocking()
 }

@@ -146,6 +146,18 @@ impl Cluster {
         wait_for_line(&self.nodes[idx].log, "node serving", &format!("node {id}"));
     }
 
+    /// Starts one more node, joining the cluster; returns its id.
+    pub fn add_node(&mut self) -> u64 {
+        self.nodes.push(Proc {
+            child: None,
+            port: free_port(),
+            log: Arc::default(),
+        });
+        let id = self.nodes.len() as u64;
+        self.restart_node(id);
+        id
+    }
+
     /// `kill -9` of node `id`.
     pub fn kill_node(&mut self, id: u64) {
         self.nodes[(id - 1) as usize].kill9();

@@ -1,0 +1,195 @@
+//! Partitions move by raft membership change when a node joins or is drained, while a
+//! client keeps writing: only the partitions the ring says move, and no write is lost.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use rotor_model::cluster::{partition_group, ClusterMap};
+use rotor_node::admin::fetch_map;
+use rotor_node::meta::ring_of;
+use rotor_tests::cluster::Cluster;
+use rotor_tests::sdk_client_with_attempts;
+
+const TABLE: &str = "moving_items";
+const WRITES: u64 = 600;
+
+/// Replica sets by (table id, partition).
+fn placements(map: &ClusterMap) -> BTreeMap<(u32, u32), Vec<u64>> {
+    let mut out = BTreeMap::new();
+    for t in map.tables.values() {
+        for (p, info) in t.partitions.iter().enumerate() {
+            out.insert((t.def.id, p as u32), info.replicas.clone());
+        }
+    }
+    out
+}
+
+/// What the ring of the map's active nodes says every partition's replicas should be.
+fn ring_placements(map: &ClusterMap) -> BTreeMap<(u32, u32), Vec<u64>> {
+    let ring = ring_of(map);
+    placements(map)
+        .into_keys()
+        .map(|(t, p)| ((t, p), ring.replicas(partition_group(t, p))))
+        .collect()
+}
+
+/// Waits until every partition sits where the ring says; returns the settled map.
+async fn wait_settled(cluster: &Cluster, what: &str, timeout: Duration) -> (ClusterMap, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Ok(map) = fetch_map(&cluster.node_addr(2)).await {
+            if placements(&map) == ring_placements(&map) {
+                return (map, started.elapsed());
+            }
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "partitions did not settle after {what} within {timeout:?}\n{}",
+            cluster.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_move_on_join_and_drain_under_write_load() {
+    let mut cluster = tokio::task::block_in_place(|| {
+        Cluster::start(3, &["--snapshot-every", "50"], &["--partitions", "8"])
+    });
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
+    client
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+    for i in 0..200u64 {
+        client
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", AV::S(format!("pre{i}")))
+            .item("v", AV::N(i.to_string()))
+            .send()
+            .await
+            .expect("put");
+    }
+    let before = placements(&fetch_map(&cluster.node_addr(1)).await.expect("map"));
+
+    let writer_client = client.clone();
+    let writer = tokio::spawn(async move {
+        let mut failures = Vec::new();
+        for i in 0..WRITES {
+            let put = writer_client
+                .put_item()
+                .table_name(TABLE)
+                .item("pk", AV::S(format!("w{i}")))
+                .item("v", AV::N(i.to_string()))
+                .send()
+                .await;
+            if let Err(e) = put {
+                failures.push(format!("w{i}: {e:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        failures
+    });
+
+    // A fourth node joins: the partitions whose ring placement now includes it move.
+    let joined = tokio::task::block_in_place(|| cluster.add_node());
+    let (after_join, took) = wait_settled(&cluster, "the join", Duration::from_secs(120)).await;
+    let after = placements(&after_join);
+    let moved: Vec<_> = before.keys().filter(|k| before[*k] != after[*k]).collect();
+    assert!(!moved.is_empty(), "no partition moved to the new node");
+    for k in &moved {
+        assert!(
+            after[*k].contains(&joined),
+            "partition {k:?} moved but not to node {joined}: {:?} -> {:?}",
+            before[*k],
+            after[*k]
+        );
+        let kept = after[*k].iter().filter(|n| before[*k].contains(n)).count();
+        assert_eq!(
+            kept, 2,
+            "partition {k:?} changed more than one replica: {:?} -> {:?}",
+            before[*k], after[*k]
+        );
+    }
+    println!(
+        "join: {} of {} partitions moved to node {joined} in {:.2} s (~{} items each), under write load",
+        moved.len(),
+        before.len(),
+        took.as_secs_f64(),
+        200 / before.len()
+    );
+
+    // Drain node 1: every partition leaves it.
+    let mut admin = rotor_proto::v1::cluster_client::ClusterClient::connect(format!(
+        "http://{}",
+        cluster.node_addr(2)
+    ))
+    .await
+    .expect("connect");
+    admin
+        .drain(rotor_proto::v1::DrainRequest { node_id: 1 })
+        .await
+        .expect("drain");
+    let (after_drain, took) =
+        wait_settled(&cluster, "draining node 1", Duration::from_secs(120)).await;
+    let on_node1 = placements(&after_drain)
+        .values()
+        .filter(|r| r.contains(&1))
+        .count();
+    assert_eq!(on_node1, 0, "partitions still on the drained node");
+    let drained = after.values().filter(|r| r.contains(&1)).count();
+    println!(
+        "drain: {drained} partitions moved off node 1 in {:.2} s, under write load",
+        took.as_secs_f64()
+    );
+
+    let failures = writer.await.expect("writer");
+    assert!(
+        failures.is_empty(),
+        "writes failed during moves: {failures:?}"
+    );
+    // Node 1 holds nothing any more: stop it, and every write must still read back.
+    tokio::task::block_in_place(|| cluster.kill_node(1));
+    for (prefix, count) in [("pre", 200u64), ("w", WRITES)] {
+        for i in 0..count {
+            let got = client
+                .get_item()
+                .table_name(TABLE)
+                .key("pk", AV::S(format!("{prefix}{i}")))
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("consistent read")
+                .item;
+            let v = got.and_then(|item| item.get("v").and_then(|v| v.as_n().ok()).cloned());
+            assert_eq!(
+                v,
+                Some(i.to_string()),
+                "{prefix}{i} lost in the moves\n{}",
+                cluster.output()
+            );
+        }
+    }
+}
