@@ -111,8 +111,8 @@ pub fn render_status(
     );
     let _ = writeln!(
         out,
-        "\n{:<6} {:<22} {:<9} {:<8} {:<8} {}",
-        "NODE", "ADDRESS", "STATE", "GROUPS", "LEADS", "STATUS"
+        "\n{:<6} {:<22} {:<9} {:<8} {:<8} STATUS",
+        "NODE", "ADDRESS", "STATE", "GROUPS", "LEADS"
     );
     for (id, node) in &map.nodes {
         let state = match node.state {
@@ -175,8 +175,8 @@ pub fn render_status(
     );
     let _ = writeln!(
         out,
-        "\n{:<24} {:<10} {:<12} {:<7} {:<6} {}",
-        "TABLE", "PARTITION", "REPLICAS", "LEADER", "TERM", "APPLIED INDEX PER REPLICA"
+        "\n{:<24} {:<10} {:<12} {:<7} {:<6} APPLIED INDEX PER REPLICA",
+        "TABLE", "PARTITION", "REPLICAS", "LEADER", "TERM"
     );
     for entry in map.tables.values() {
         for (p, info) in entry.partitions.iter().enumerate() {

@@ -6,7 +6,8 @@
 //!   raft        openraft types, log store, state machines and network
 //!   meta        how metadata commands change the cluster map (placement included)
 //!   placement   the consistent-hash ring that places partition replicas on nodes
-//!   node_cmd    `rotor node`;  router_cmd  `rotor router`;  dev  `rotor dev`
+//!   node_cmd    `rotor node` (node_http: its /metrics, /healthz, /readyz)
+//!   router_cmd  `rotor router`;  dev  `rotor dev` (three nodes and a router)
 //!   admin       `rotor admin status`
 //!   telemetry   logging and Prometheus metrics
 //! ```
@@ -16,6 +17,7 @@ pub mod dev;
 pub mod host;
 pub mod meta;
 pub mod node_cmd;
+pub mod node_http;
 pub mod placement;
 pub mod raft;
 pub mod router_cmd;

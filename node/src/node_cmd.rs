@@ -31,6 +31,10 @@ pub struct NodeArgs {
     /// data bootstraps a new cluster (only the first node of a cluster should).
     #[arg(long, env = "ROTOR_JOIN")]
     pub join: Option<String>,
+    /// Address for HTTP `/metrics`, `/healthz` and `/readyz` (e.g. 0.0.0.0:9100);
+    /// none unless given.
+    #[arg(long, env = "ROTOR_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub raft: RaftArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_node=debug` (RUST_LOG overrides it).
@@ -98,7 +102,7 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
 
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     telemetry::init_logging(&args.log);
-    let _metrics = telemetry::init_metrics();
+    let metrics = telemetry::init_metrics();
     let cfg = NodeConfig {
         id: args.id,
         listen: args.listen,
@@ -111,6 +115,17 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         raft: args.raft.settings(),
     };
     let node = start(cfg).await?;
+    if let Some(addr) = args.http_listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on --http-listen {addr} (is the port in use?)")
+        })?;
+        tracing::info!("metrics and health on http://{addr}");
+        tokio::spawn(crate::node_http::serve(
+            node.host.clone(),
+            metrics,
+            listener,
+        ));
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("shutting down");
