@@ -467,7 +467,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let svc = NodeService { host };
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Nagle off on every accepted connection: a reply's HEADERS, DATA and trailer
+    // frames must not wait for the peer's delayed ACK (40 ms per call otherwise).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(

@@ -59,6 +59,10 @@ pub async fn serve<B: Backend>(
         .fallback(post(handle_api::<B>))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);
+    // Nagle off: a response must not wait for the client's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
