@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def main():
     ap.add_argument("--item-bytes", type=int, default=200, help="payload bytes per item (default 200)")
     args = ap.parse_args()
     binary = os.environ.get("ROTOR_BIN", os.path.join(REPO, "target", "debug", "rotor"))
+    # A `timeout` or Ctrl-C must still stop the processes started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     work = tempfile.mkdtemp(prefix="rotor-move-")
     procs = []
     try:
