@@ -456,7 +456,7 @@ impl Host {
                 rotor_storage::items::delete_partition(&engine, table_id, index, (&start, &end))
             })
             .await??;
-            tracing::info!(table = %entry.def.name, partition = index, "partition moved off this node; its data removed");
+            tracing::info!(node = self.id, table = %entry.def.name, partition = index, "partition moved off this node; its data removed");
         }
         let table_gone = map.table_by_id(table_id).is_none();
         let none_left = !self.groups.read().values().any(|g| g.table_id == table_id);
@@ -466,7 +466,11 @@ impl Host {
                 rotor_storage::items::delete_table(&engine, table_id)
             })
             .await??;
-            tracing::info!(table_id, "table data removed from this node");
+            tracing::info!(
+                node = self.id,
+                table_id,
+                "table data removed from this node"
+            );
         }
         metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
         Ok(())
@@ -621,19 +625,33 @@ impl Host {
 }
 
 /// Logs a group's leader changes as this node sees them (openraft's own logs are off by
-/// default: a down peer makes them repeat every heartbeat).
+/// default: a down peer makes them repeat every heartbeat). A group's first election is
+/// routine (debug); a change of leader or its loss is news (info).
 fn spawn_leader_log(raft: Raft, name: String) {
     let mut metrics = raft.metrics();
     tokio::spawn(async move {
         let mut last = None;
+        let mut ever = false;
         loop {
-            let leader = metrics.borrow_and_update().current_leader;
-            if leader != last && leader.is_some() {
-                tracing::info!(group = %name, leader = ?leader, "leader elected");
+            let (leader, state) = {
+                let m = metrics.borrow_and_update();
+                (m.current_leader, m.state)
+            };
+            if state == openraft::ServerState::Shutdown {
+                return;
+            }
+            if leader != last {
+                match (leader, ever) {
+                    (Some(l), false) => {
+                        tracing::debug!(group = %name, leader = l, "leader elected")
+                    }
+                    (Some(l), true) => {
+                        tracing::info!(group = %name, leader = l, "new leader elected")
+                    }
+                    (None, _) => tracing::info!(group = %name, "leader lost; election under way"),
+                }
+                ever |= leader.is_some();
                 last = leader;
-            } else if leader.is_none() && last.is_some() {
-                tracing::info!(group = %name, "leader lost; election under way");
-                last = None;
             }
             if metrics.changed().await.is_err() {
                 return;

@@ -37,6 +37,8 @@ pub enum Reply {
     /// The outcome of a write, or the client error (DynamoDB's text) that refused it.
     Write(Result<WriteOutcome, String>),
     Meta(MetaOutcome),
+    /// A blank or membership entry (raft's own): nobody waits for a reply.
+    Internal,
     /// A command sent to a group of the wrong kind (a bug, reported not applied).
     WrongGroup,
 }

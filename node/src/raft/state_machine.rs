@@ -169,12 +169,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let reply = match entry.payload {
                 EntryPayload::Blank => {
                     self.write_records(&[self.applied_record(&applied)?])?;
-                    Reply::WrongGroup
+                    Reply::Internal
                 }
                 EntryPayload::Membership(m) => {
                     applied.membership = StoredMembership::new(Some(entry.log_id), m);
                     self.write_records(&[self.applied_record(&applied)?])?;
-                    Reply::WrongGroup
+                    Reply::Internal
                 }
                 EntryPayload::Normal(command) => self.apply_command(command, &applied)?,
             };
