@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use futures::future::join_all;
+
 use rotor_model::expr::{project, ExprInput, Parser};
 use rotor_model::table::{TableDef, MAX_ITEM_BYTES};
 use rotor_model::value::{item_from_json, item_size, item_to_json};
@@ -103,15 +105,24 @@ pub async fn batch_get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
         let mut found = Vec::new();
         let mut left = Vec::new();
         let mut units = 0.0;
-        for (at, raw_key) in table.keys {
+        // The table's keys are read concurrently (each from its own partition); the
+        // results are then taken in request order against the response-size budget.
+        let reads = join_all(table.keys.iter().map(|(at, _)| {
+            backend.get(
+                &table.def,
+                at.partition,
+                at.item_key.clone(),
+                table.consistent,
+            )
+        }))
+        .await;
+        for ((_, raw_key), read) in table.keys.iter().zip(reads) {
+            let raw_key: &Json = raw_key;
             if bytes >= MAX_BATCH_GET_BYTES {
                 left.push(raw_key.clone());
                 continue;
             }
-            match backend
-                .get(&table.def, at.partition, at.item_key, table.consistent)
-                .await
-            {
+            match read {
                 Ok(item) => {
                     let size = item.as_ref().map_or(0, item_size);
                     units += read_units(size, table.consistent);
@@ -189,14 +200,21 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
     }
     let mut units = vec![0.0; defs.len()];
     let mut unprocessed: Map<String, Json> = Map::new();
-    for w in writes {
+    // Writes to distinct items (checked above) have no order among them: apply them
+    // concurrently, each at its own partition.
+    let outcomes = join_all(writes.iter().map(|w| {
         let def = &defs[w.def_index];
         let request = WriteRequest {
             table_id: def.id,
-            item_key: w.at.item_key,
-            command: w.command,
+            item_key: w.at.item_key.clone(),
+            command: w.command.clone(),
         };
-        match backend.write(def, w.at.partition, request).await {
+        backend.write(def, w.at.partition, request)
+    }))
+    .await;
+    for (w, outcome) in writes.iter().zip(outcomes) {
+        let def = &defs[w.def_index];
+        match outcome {
             Ok(WriteOutcome::Applied { old, new }) => {
                 let size = |i: &Option<Item>| i.as_ref().map_or(0, item_size);
                 units[w.def_index] += write_units(size(&old).max(size(&new)));
