@@ -518,14 +518,56 @@ impl Host {
             if self.meta_leader().map(|(l, _)| l) != Some(self.id) {
                 continue;
             }
-            if let Err(e) = self.rebalance_step().await {
-                tracing::warn!("partition move step failed (will retry): {e:#}");
+            // Steps follow each other at once while there is work (at most 64 per
+            // tick); a failed step waits for the next tick.
+            for _ in 0..64 {
+                match self.rebalance_step().await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!("partition move step failed (will retry): {e:#}");
+                        break;
+                    }
+                }
             }
         }
     }
 
-    async fn rebalance_step(&self) -> anyhow::Result<()> {
+    /// Keeps the metadata group's voters on up to three active nodes: a draining voter
+    /// hands its vote to an active learner (it stays a learner, following the map).
+    async fn rebalance_metadata(&self, map: &ClusterMap) -> anyhow::Result<()> {
+        let voters: BTreeSet<NodeId> = self
+            .meta
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        let active = |n: &NodeId| {
+            map.nodes
+                .get(n)
+                .is_some_and(|i| i.state == rotor_model::cluster::NodeState::Active)
+        };
+        let mut desired: BTreeSet<NodeId> = voters.iter().copied().filter(active).collect();
+        for n in map.nodes.keys().copied().filter(active) {
+            if desired.len() >= 3 {
+                break;
+            }
+            desired.insert(n);
+        }
+        if desired.is_empty() || desired == voters {
+            return Ok(());
+        }
+        tracing::info!(from = ?voters, to = ?desired, "moving the metadata group's voters");
+        self.meta.change_membership(desired, true).await?;
+        Ok(())
+    }
+
+    /// One step of one move; `Ok(false)` when everything sits where the ring says.
+    async fn rebalance_step(&self) -> anyhow::Result<bool> {
         let map = self.map.borrow().clone();
+        self.rebalance_metadata(&map).await?;
         let ring = crate::meta::ring_of(&map);
         for entry in map.tables.values() {
             for (p, info) in entry.partitions.iter().enumerate() {
@@ -553,7 +595,7 @@ impl Host {
                         replicas: union,
                     })
                     .await?;
-                    return Ok(());
+                    return Ok(true);
                 }
                 // Step 2: the group's leader adds the new members and drops the old.
                 let started = std::time::Instant::now();
@@ -603,10 +645,10 @@ impl Host {
                 .await?;
                 metrics::counter!("rotor_partition_moves_total").increment(1);
                 tracing::info!(table, partition = p, replicas = ?desired, seconds = started.elapsed().as_secs_f64(), "partition moved");
-                return Ok(());
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Starts logging the metadata group's leader changes.

@@ -165,6 +165,26 @@ async fn partitions_move_on_join_and_drain_under_write_load() {
         took.as_secs_f64()
     );
 
+    // The metadata group's votes left the drained node too.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let meta = cluster
+            .status(2)
+            .await
+            .ok()
+            .and_then(|s| s.groups.into_iter().find(|g| g.group == 0));
+        if let Some(meta) = meta {
+            if !meta.voters.contains(&1) && meta.voters.len() == 3 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "metadata voters still {:?}",
+                meta.voters
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let failures = writer.await.expect("writer");
     assert!(
         failures.is_empty(),
