@@ -30,6 +30,10 @@ use crate::raft::network::{NetworkFactory, Peers};
 use crate::raft::state_machine::{Machine, StateMachine};
 use crate::raft::{Command, Raft, RaftSettings, Reply};
 
+/// How long one partition's membership change may take before the rebalancer gives up
+/// on it for now (catching up a large partition by snapshot is most of it).
+const MOVE_STEP_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Settings of one node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -609,13 +613,15 @@ impl Host {
                     let Ok(channel) = self.peers.channel(addr) else {
                         continue;
                     };
-                    let reply = ClusterClient::new(channel)
-                        .change_replicas(rotor_proto::v1::ChangeReplicasRequest {
-                            table_id: entry.def.id,
-                            partition: p,
-                            voters: desired.clone(),
-                        })
-                        .await;
+                    // Bounded: a new replica that never catches up (its node died) must not
+                    // stall every other move; the step is retried on a later tick.
+                    let mut request = tonic::Request::new(rotor_proto::v1::ChangeReplicasRequest {
+                        table_id: entry.def.id,
+                        partition: p,
+                        voters: desired.clone(),
+                    });
+                    request.set_timeout(MOVE_STEP_TIMEOUT);
+                    let reply = ClusterClient::new(channel).change_replicas(request).await;
                     match reply {
                         Ok(r) if r.get_ref().done => {
                             done = true;
