@@ -444,43 +444,51 @@ impl ClusterBackend {
             ordered.sort_by_key(|n| *n != leader);
         }
         let min_applied = self.written_at((def.id, partition));
-        for node in ordered {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            let Some(addr) = map.node_addr(node) else {
-                last = format!("node {node} has no address in the cluster map");
-                continue;
-            };
-            let channel = match self.shared.channel(addr) {
-                Ok(c) => c,
-                Err(e) => {
-                    last = e;
-                    continue;
+        // Passes over the replicas until one answers or the deadline: right after
+        // CreateTable the nodes may not have opened the partition yet.
+        let mut backoff = Backoff::new();
+        while Instant::now() < deadline {
+            for &node in &ordered {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
                 }
-            };
-            let per_call = (deadline - now).min(MAX_CALL);
-            let req = pb::StatsRequest {
-                partition: Some(pb::PartitionRef {
-                    table_id: def.id,
-                    partition,
-                    epoch,
-                }),
-                min_applied,
-            };
-            let mut client = PartitionClient::new(channel);
-            match timed(per_call, client.stats(request(req, per_call))).await {
-                Ok(reply) => match reply.result {
-                    Some(pb::stats_reply::Result::Stats(b)) => return decode(&b, "table stats"),
-                    Some(pb::stats_reply::Result::Refused(r)) => {
-                        last = format!("node {node} refused: {}", r.reason().as_str_name());
+                let Some(addr) = map.node_addr(node) else {
+                    last = format!("node {node} has no address in the cluster map");
+                    continue;
+                };
+                let channel = match self.shared.channel(addr) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last = e;
+                        continue;
                     }
-                    None => last = format!("node {node} sent an empty stats reply"),
-                },
-                Err(s) => last = format!("node {node}: {}", status_text(&s)),
+                };
+                let per_call = (deadline - now).min(MAX_CALL);
+                let req = pb::StatsRequest {
+                    partition: Some(pb::PartitionRef {
+                        table_id: def.id,
+                        partition,
+                        epoch,
+                    }),
+                    min_applied,
+                };
+                let mut client = PartitionClient::new(channel);
+                match timed(per_call, client.stats(request(req, per_call))).await {
+                    Ok(reply) => match reply.result {
+                        Some(pb::stats_reply::Result::Stats(b)) => {
+                            return decode(&b, "table stats")
+                        }
+                        Some(pb::stats_reply::Result::Refused(r)) => {
+                            last = format!("node {node} refused: {}", r.reason().as_str_name());
+                        }
+                        None => last = format!("node {node} sent an empty stats reply"),
+                    },
+                    Err(s) => last = format!("node {node}: {}", status_text(&s)),
+                }
+                retried("stats");
             }
-            retried("stats");
+            tokio::time::sleep_until((Instant::now() + backoff.next()).min(deadline)).await;
         }
         Err(BackendError::Unavailable(format!(
             "no replica of partition {partition} of table {} answered for its stats: {last}",

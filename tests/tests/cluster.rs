@@ -261,3 +261,42 @@ async fn routers_are_killed_and_restarted_under_load() {
         assert_eq!(get(&admin, &format!("r{i}"), true).await, Ok(Some(i)));
     }
 }
+
+/// Regression: DescribeTable right after CreateTable used to fail with 503 while the
+/// nodes had not yet opened the new partitions (found by `rotor bench`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_table_right_after_create_table() {
+    // Many partitions: the nodes take a while to open them all.
+    let cluster = blocking(|| Cluster::start(3, &[], &["--partitions", "64"]));
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 1);
+    for i in 0..5 {
+        let name = format!("fresh_{i}");
+        client
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create table");
+        let described = client.describe_table().table_name(&name).send().await;
+        let table = described
+            .unwrap_or_else(|e| panic!("DescribeTable right after CreateTable failed: {e:?}"))
+            .table
+            .expect("table description");
+        assert_eq!(table.item_count, Some(0));
+    }
+}
