@@ -23,6 +23,9 @@ enum Command {
     Router(router_cmd::RouterArgs),
     /// Inspect a running cluster.
     Admin(admin::AdminArgs),
+    /// Load-test any DynamoDB endpoint (Rotor, DynamoDB Local, ...): throughput,
+    /// latency percentiles and errors per operation.
+    Bench(rotor_bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,5 +49,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(args) => runtime.block_on(node_cmd::run(args)),
         Command::Router(args) => runtime.block_on(router_cmd::run(args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
+        Command::Bench(args) => runtime.block_on(rotor_bench::run(args)),
     }
 }

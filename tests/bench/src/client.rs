@@ -185,11 +185,7 @@ impl Client {
 
     async fn send(&mut self) -> Result<(), CallError> {
         if self.conn.is_none() {
-            let conn = self
-                .endpoint
-                .connect()
-                .await
-                .map_err(CallError::Connect)?;
+            let conn = self.endpoint.connect().await.map_err(CallError::Connect)?;
             self.conn = Some(conn);
         }
         let conn = self.conn.as_mut().expect("connected above");
@@ -217,7 +213,10 @@ pub fn api_error(status: u16, body: &[u8]) -> CallError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let (kind, message) = match parsed {
         Some(ErrorBody { kind, message }) => (kind, message.unwrap_or_default()),
-        None => (None, String::from_utf8_lossy(body).chars().take(200).collect()),
+        None => (
+            None,
+            String::from_utf8_lossy(body).chars().take(200).collect(),
+        ),
     };
     let kind = match kind {
         Some(k) if !k.is_empty() => k.rsplit('#').next().unwrap_or(&k).to_owned(),

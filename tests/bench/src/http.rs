@@ -259,7 +259,9 @@ impl Conn {
                         if need > self.buf.len() {
                             self.buf.resize(need, 0);
                         }
-                        return self.finish_length(body_start - shift, len, head.status).await;
+                        return self
+                            .finish_length(body_start - shift, len, head.status)
+                            .await;
                     }
                     return self.finish_length(body_start, len, head.status).await;
                 }
@@ -337,7 +339,7 @@ impl Conn {
                     }
                 }
             }
-            if self.chunked.len() + size > MAX_RESPONSE {
+            if size > MAX_RESPONSE || self.chunked.len() + size > MAX_RESPONSE {
                 return Err(HttpError::Malformed("response too large"));
             }
             while self.end - self.start < size + 2 {
@@ -439,7 +441,10 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(parse_url("http://127.0.0.1:8000").unwrap(), "127.0.0.1:8000");
+        assert_eq!(
+            parse_url("http://127.0.0.1:8000").unwrap(),
+            "127.0.0.1:8000"
+        );
         assert_eq!(parse_url("HTTP://localhost/").unwrap(), "localhost");
         assert_eq!(parse_url("http://[::1]:9/").unwrap(), "[::1]:9");
         assert!(has_port("[::1]:9") && !has_port("[::1]") && !has_port("example.com"));
@@ -512,6 +517,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn absurd_chunk_size_is_an_error_not_a_panic() {
+        let ep = serve_raw(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx",
+        ])
+        .await;
+        let mut c = ep.connect().await.unwrap();
+        let e = c.round_trip(b"GET / HTTP/1.1\r\n\r\n").await.unwrap_err();
+        assert!(matches!(e, HttpError::Malformed(_)), "{e:?}");
+    }
+
+    #[tokio::test]
     async fn truncated_response_is_an_error_not_a_panic() {
         let ep = serve_raw(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"]).await;
         let mut c = ep.connect().await.unwrap();
@@ -525,6 +541,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let e = Endpoint::local(addr).check().await.unwrap_err().to_string();
-        assert!(e.contains("is the server running at http://127.0.0.1:"), "{e}");
+        assert!(
+            e.contains("is the server running at http://127.0.0.1:"),
+            "{e}"
+        );
     }
 }

@@ -124,10 +124,15 @@ impl Zipfian {
 /// Picks key indexes in [0, n).
 #[derive(Clone, Copy, Debug)]
 pub enum KeyChooser {
-    Uniform { n: u64 },
+    Uniform {
+        n: u64,
+    },
     /// Zipfian ranks, scattered by `rank * mult mod n` (a bijection: `mult` is coprime
     /// with n) so the hot keys are not all neighbours.
-    Zipfian { z: Zipfian, mult: u64 },
+    Zipfian {
+        z: Zipfian,
+        mult: u64,
+    },
     Hot,
 }
 

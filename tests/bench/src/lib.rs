@@ -31,8 +31,7 @@ pub use workload::Workload;
 use client::{Client, ClientConfig};
 use http::Endpoint;
 use keys::KeyChooser;
-use runner::{Plan, Worker};
-use server::Server;
+use runner::{Layout, Plan};
 use sigv4::Signer;
 use stats::RunInfo;
 use workload::Templates;
@@ -54,11 +53,21 @@ pub struct BenchArgs {
     pub region: String,
 
     /// Access key id to sign with.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "bench", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AWS_ACCESS_KEY_ID",
+        default_value = "bench",
+        hide_env_values = true
+    )]
     pub access_key: String,
 
     /// Secret access key to sign with.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = "bench", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        default_value = "bench",
+        hide_env_values = true
+    )]
     pub secret_key: String,
 
     /// Table to use.
@@ -91,11 +100,12 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Distribution::Uniform)]
     pub distribution: Distribution,
 
-    /// Seconds to measure (stops at --ops first if given). Default 10 s; at most 3600.
+    /// Seconds to measure; with --ops too, whichever ends first. Default 10 s; at most 3600.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 
-    /// Operations to measure (stops at --duration first if given; then 3600 s at most).
+    /// Operations to measure; with --duration too, whichever ends first (alone: 3600 s at
+    /// most).
     #[arg(long, value_name = "N")]
     pub ops: Option<u64>,
 
@@ -125,6 +135,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub ceiling: bool,
 
+    /// Threads generating load, each running its share of the connections on its own
+    /// event loop (default: one per core). With --ceiling each also runs a server.
+    #[arg(long)]
+    pub threads: Option<usize>,
+
     /// Seed for key and operation choices (default: from the clock).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -142,7 +157,7 @@ impl BenchArgs {
             (None, Some(_)) => MAX_DURATION_SECS,
             (None, None) => DEFAULT_DURATION_SECS,
         };
-        if !(secs > 0.0) {
+        if secs.is_nan() || secs <= 0.0 {
             bail!("--duration must be more than 0 seconds");
         }
         if secs > MAX_DURATION_SECS {
@@ -154,6 +169,9 @@ impl BenchArgs {
     fn validate(&self) -> anyhow::Result<()> {
         if self.concurrency == 0 || self.concurrency > 10_000 {
             bail!("--concurrency must be between 1 and 10000");
+        }
+        if self.threads.is_some_and(|t| t == 0 || t > 1024) {
+            bail!("--threads must be between 1 and 1024");
         }
         if self.keys == 0 {
             bail!("--keys must be at least 1");
@@ -203,22 +221,22 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Report> {
     let duration = args.duration()?;
     let warmup = Duration::from_secs_f64(args.warmup);
 
-    // The ceiling server lives until the end of this function.
-    let mut _ceiling = None;
     let endpoint = if args.ceiling {
-        let server = Server::start(server::ceiling_handler())
-            .await
-            .context("cannot start the --ceiling server")?;
-        let ep = Endpoint::local(server.addr());
-        _ceiling = Some(server);
         if args.create_table || args.recreate || args.load {
             eprintln!("--ceiling: skipping --create-table/--recreate/--load");
         }
-        ep
+        // Placeholder: each bench thread starts its own server and targets it.
+        Endpoint::local(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
     } else {
-        Endpoint::resolve(&args.endpoint).await?
+        let ep = Endpoint::resolve(&args.endpoint).await?;
+        ep.check().await?;
+        ep
     };
-    endpoint.check().await?;
+    let endpoint_name = if args.ceiling {
+        "in-process ceiling server".to_owned()
+    } else {
+        endpoint.url.clone()
+    };
     let endpoint = Arc::new(endpoint);
 
     let config = ClientConfig {
@@ -264,34 +282,36 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Report> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
     });
-    let workers = (0..args.concurrency as u64)
-        .map(|i| {
-            Worker::new(
-                Client::new(&config),
-                seed ^ i.wrapping_mul(0xA24B_AED4_963E_E407),
-                plan.clone(),
-            )
-        })
-        .collect();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let layout = Layout {
+        config,
+        plan,
+        concurrency: args.concurrency,
+        threads,
+        seed,
+        ceiling: args.ceiling,
+    };
     if !args.quiet {
         eprintln!(
-            "rotor-bench: {} on {}{}, {} connections, warmup {:.1} s, up to {:.1} s{}",
+            "rotor bench: {} on {}, {} connections on {} threads, warmup {:.1} s, up to {:.1} s{}",
             args.workload.name(),
-            endpoint.url,
-            if args.ceiling { " (ceiling server)" } else { "" },
+            endpoint_name,
             args.concurrency,
+            threads.min(args.concurrency),
             warmup.as_secs_f64(),
             duration.as_secs_f64(),
             args.ops.map(|n| format!(" or {n} ops")).unwrap_or_default(),
         );
     }
     let (recorder, elapsed) =
-        runner::measure(workers, warmup, duration, args.ops, !args.quiet).await?;
+        runner::measure(layout, warmup, duration, args.ops, !args.quiet).await?;
 
     Ok(Report::new(
         RunInfo {
             workload: args.workload.name().into(),
-            endpoint: endpoint.url.clone(),
+            endpoint: endpoint_name,
             table: args.table.clone(),
             concurrency: args.concurrency,
             distribution: format!("{:?}", args.distribution).to_lowercase(),

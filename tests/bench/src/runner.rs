@@ -1,17 +1,21 @@
 //! The measured run: worker tasks (one connection each) looping over the workload's
-//! operations, the warmup/measure/stop phases, the `--ops` budget, Ctrl-C, and the
-//! once-a-second progress line on stderr.
+//! operations, spread over threads that each run their own single-threaded event loop;
+//! the warmup/measure/stop phases, the `--ops` budget, Ctrl-C, and the once-a-second
+//! progress line on stderr.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, Context};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
-use crate::client::{CallError, Client};
+use crate::client::{CallError, Client, ClientConfig};
+use crate::http::Endpoint;
 use crate::keys::{KeyChooser, Rng};
+use crate::server::{ceiling_handler, Server};
 use crate::stats::Recorder;
 use crate::workload::{Op, Target, Templates, Workload, BATCH};
 
@@ -106,7 +110,7 @@ impl Worker {
                         *scan_from = next;
                         Ok(())
                     }
-                    Err(()) => {
+                    Err(_) => {
                         *scan_from = None;
                         Err(CallError::Api {
                             status: 200,
@@ -121,13 +125,13 @@ impl Worker {
 }
 
 /// A Scan response's LastEvaluatedKey (raw JSON), if the scan has more pages.
-pub fn last_evaluated_key(body: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+pub fn last_evaluated_key(body: &[u8]) -> serde_json::Result<Option<Vec<u8>>> {
     #[derive(Deserialize)]
     struct Page<'a> {
         #[serde(rename = "LastEvaluatedKey", borrow, default)]
         last: Option<&'a RawValue>,
     }
-    let page: Page<'_> = serde_json::from_slice(body).map_err(|_| ())?;
+    let page: Page<'_> = serde_json::from_slice(body)?;
     Ok(page
         .last
         .map(|raw| raw.get().as_bytes().to_vec())
@@ -193,10 +197,61 @@ async fn interrupted() {
     }
 }
 
+/// How the measured run is spread over threads.
+pub struct Layout {
+    pub config: ClientConfig,
+    pub plan: Arc<Plan>,
+    /// Workers (connections) in all.
+    pub concurrency: usize,
+    /// OS threads, each running its share of the workers on its own single-threaded
+    /// event loop (no work stealing, no cross-thread wakeups).
+    pub threads: usize,
+    pub seed: u64,
+    /// Each thread benches its own in-process ceiling server instead of the endpoint.
+    pub ceiling: bool,
+}
+
+/// One thread's share: its workers on a current-thread runtime, plus its ceiling server.
+fn run_thread(
+    layout: &Layout,
+    first_worker: usize,
+    workers: usize,
+    shared: Arc<Shared>,
+) -> anyhow::Result<Recorder> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a bench thread's event loop")?;
+    runtime.block_on(async {
+        let mut config = layout.config.clone();
+        let _server = if layout.ceiling {
+            let server = Server::start(ceiling_handler())
+                .await
+                .context("cannot start the --ceiling server")?;
+            config.endpoint = Arc::new(Endpoint::local(server.addr()));
+            Some(server)
+        } else {
+            None
+        };
+        let handles: Vec<_> = (first_worker..first_worker + workers)
+            .map(|i| {
+                let seed = layout.seed ^ (i as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+                let worker = Worker::new(Client::new(&config), seed, layout.plan.clone());
+                tokio::spawn(work(worker, shared.clone()))
+            })
+            .collect();
+        let mut rec = Recorder::default();
+        for h in handles {
+            rec.merge(h.await?);
+        }
+        Ok(rec)
+    })
+}
+
 /// Runs the workers through warmup and measurement; returns what was measured and for
 /// how long.
 pub async fn measure(
-    workers: Vec<Worker>,
+    layout: Layout,
     warmup: Duration,
     duration: Duration,
     ops: Option<u64>,
@@ -211,10 +266,28 @@ pub async fn measure(
     });
     let began = Instant::now();
     let mut t0 = began;
-    let handles: Vec<_> = workers
-        .into_iter()
-        .map(|w| tokio::spawn(work(w, shared.clone())))
-        .collect();
+    let layout = Arc::new(layout);
+    let threads = layout.threads.clamp(1, layout.concurrency.max(1));
+    let mut results = Vec::with_capacity(threads);
+    let mut first = 0;
+    for t in 0..threads {
+        let n = layout.concurrency / threads + usize::from(t < layout.concurrency % threads);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (layout, shared) = (layout.clone(), shared.clone());
+        std::thread::Builder::new()
+            .name(format!("rotor-bench-{t}"))
+            .spawn(move || {
+                let result = run_thread(&layout, first, n, shared.clone());
+                if result.is_err() {
+                    // Do not leave the others measuring for nothing.
+                    shared.exhausted.notify_one();
+                }
+                let _ = tx.send(result);
+            })
+            .context("cannot start a bench thread")?;
+        results.push(rx);
+        first += n;
+    }
     let ticker = progress.then(|| tokio::spawn(report_progress(shared.clone(), began)));
 
     let ctrl_c = interrupted();
@@ -223,6 +296,7 @@ pub async fn measure(
     if !warmup.is_zero() {
         tokio::select! {
             _ = tokio::time::sleep(warmup) => {}
+            _ = shared.exhausted.notified() => stopped = true,
             _ = &mut ctrl_c => stopped = true,
         }
         t0 = Instant::now();
@@ -237,14 +311,22 @@ pub async fn measure(
     }
     shared.phase.store(STOP, Relaxed);
     let mut rec = Recorder::default();
-    for h in handles {
-        rec.merge(h.await?);
+    let mut failure = None;
+    for rx in results {
+        match rx.await {
+            Ok(Ok(r)) => rec.merge(r),
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(_) => failure = failure.or(Some(anyhow!("a bench thread panicked"))),
+        }
     }
     let elapsed = t0.elapsed();
     if let Some(t) = ticker {
         t.abort();
     }
-    Ok((rec, elapsed))
+    match failure {
+        Some(e) => Err(e),
+        None => Ok((rec, elapsed)),
+    }
 }
 
 async fn report_progress(shared: Arc<Shared>, began: Instant) {
@@ -266,7 +348,11 @@ async fn report_progress(shared: Arc<Shared>, began: Instant) {
         eprintln!(
             "[{:6.1}s] {:<9} ops {:>10}  {:>10.0} ops/s  errors {}",
             began.elapsed().as_secs_f64(),
-            if phase == WARMUP { "warmup" } else { "measuring" },
+            if phase == WARMUP {
+                "warmup"
+            } else {
+                "measuring"
+            },
             done,
             rate,
             shared.errors.load(Relaxed)
@@ -280,13 +366,14 @@ mod tests {
 
     #[test]
     fn scan_pages() {
+        let lek = |body: &[u8]| last_evaluated_key(body).unwrap();
         assert_eq!(
-            last_evaluated_key(br#"{"Items":[{"pk":{"S":"a"}}],"Count":1,"LastEvaluatedKey":{"pk":{"S":"a"}}}"#),
-            Ok(Some(br#"{"pk":{"S":"a"}}"#.to_vec()))
+            lek(br#"{"Items":[{"pk":{"S":"a"}}],"Count":1,"LastEvaluatedKey":{"pk":{"S":"a"}}}"#),
+            Some(br#"{"pk":{"S":"a"}}"#.to_vec())
         );
-        assert_eq!(last_evaluated_key(br#"{"Items":[],"Count":0}"#), Ok(None));
-        assert_eq!(last_evaluated_key(b"{}"), Ok(None));
-        assert_eq!(last_evaluated_key(br#"{"LastEvaluatedKey":null}"#), Ok(None));
-        assert_eq!(last_evaluated_key(b"not json"), Err(()));
+        assert_eq!(lek(br#"{"Items":[],"Count":0}"#), None);
+        assert_eq!(lek(b"{}"), None);
+        assert_eq!(lek(br#"{"LastEvaluatedKey":null}"#), None);
+        assert!(last_evaluated_key(b"not json").is_err());
     }
 }

@@ -83,6 +83,12 @@ async fn wait_for_table(
                 Some(v["Table"]["TableStatus"].as_str().unwrap_or("").to_owned())
             }
             Err(e) if e.is_api("ResourceNotFoundException") => None,
+            // A table being created may not answer yet (Rotor: 503 until its partitions
+            // have leaders): keep polling until the deadline.
+            Err(e) if retryable(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             Err(e) => bail!("DescribeTable {table} failed: {e}"),
         };
         if now.as_deref() == status {
@@ -127,7 +133,10 @@ fn unprocessed(body: &[u8]) -> anyhow::Result<Option<String>> {
     let r: Resp = serde_json::from_slice(body)
         .map_err(|e| anyhow!("unparsable BatchWriteItem response: {e}"))?;
     Ok(r.unprocessed
-        .filter(|m| m.values().any(|v| v.as_array().is_none_or(|a| !a.is_empty())))
+        .filter(|m| {
+            m.values()
+                .any(|v| v.as_array().is_none_or(|a| !a.is_empty()))
+        })
         .map(|m| serde_json::Value::Object(m).to_string()))
 }
 
@@ -238,7 +247,10 @@ mod tests {
     fn unprocessed_items() {
         assert_eq!(unprocessed(br#"{"UnprocessedItems":{}}"#).unwrap(), None);
         assert_eq!(unprocessed(b"{}").unwrap(), None);
-        assert_eq!(unprocessed(br#"{"UnprocessedItems":{"t":[]}}"#).unwrap(), None);
+        assert_eq!(
+            unprocessed(br#"{"UnprocessedItems":{"t":[]}}"#).unwrap(),
+            None
+        );
         let left = unprocessed(
             br#"{"UnprocessedItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"k1"}}}}]}}"#,
         )

@@ -73,6 +73,32 @@ impl AmzDate {
         AmzDate { text, unix }
     }
 
+    /// Parses `YYYYMMDDTHHMMSSZ` (as found in an `X-Amz-Date` header).
+    pub fn parse(text: &str) -> Option<AmzDate> {
+        let b = text.as_bytes();
+        if b.len() != 16 || !text.is_ascii() || b[8] != b'T' || b[15] != b'Z' {
+            return None;
+        }
+        let num = |range: std::ops::Range<usize>| -> Option<u64> {
+            let digits = &text[range];
+            digits
+                .bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| digits.parse().ok())
+                .flatten()
+        };
+        let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+        let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
+            return None;
+        }
+        let days = days_from_civil(y as i64, m as u32, d as u32);
+        let unix = u64::try_from(days).ok()? * 86_400 + hh * 3600 + mm * 60 + ss;
+        let date = AmzDate::from_unix(unix);
+        // Rejects days past the month's end (Feb 30 would come back as Mar 1).
+        (date.text == b[..]).then_some(date)
+    }
+
     /// The current time.
     pub fn now() -> AmzDate {
         AmzDate::from_unix(unix_now())
@@ -116,12 +142,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Howard Hinnant's `days_from_civil`: days since 1970-01-01 of a Gregorian date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Appends the canonical request to `out`.
 ///
 /// `headers` must already be canonical: lower-case names, sorted by name, values trimmed
 /// (the DynamoDB hot path passes constants that are). `query` must be the canonical query
-/// string (empty for DynamoDB). Returns nothing: the signed-headers line is written from
-/// the same names.
+/// string (empty for DynamoDB). The signed-headers line is written from the same names.
 pub fn canonical_request(
     out: &mut Vec<u8>,
     method: &str,
@@ -304,14 +340,29 @@ mod tests {
         assert_eq!(AmzDate::from_unix(WHEN).day(), "20150830");
         assert_eq!(AmzDate::from_unix(0).as_str(), "19700101T000000Z");
         // A leap day and the last second of a year.
-        assert_eq!(
-            AmzDate::from_unix(951_782_400).as_str(),
-            "20000229T000000Z"
-        );
+        assert_eq!(AmzDate::from_unix(951_782_400).as_str(), "20000229T000000Z");
         assert_eq!(
             AmzDate::from_unix(1_704_067_199).as_str(),
             "20231231T235959Z"
         );
+    }
+
+    #[test]
+    fn amz_date_parses_what_it_formats() {
+        for unix in [0, WHEN, 951_782_400, 1_704_067_199, 4_102_444_800] {
+            let d = AmzDate::from_unix(unix);
+            assert_eq!(AmzDate::parse(d.as_str()), Some(d));
+        }
+        for bad in [
+            "",
+            "20150830",
+            "20150230T000000Z",
+            "20151330T000000Z",
+            "2015083aT123600Z",
+            "201é083T123600Z",
+        ] {
+            assert_eq!(AmzDate::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -340,7 +391,10 @@ mod tests {
             "POST",
             "/",
             "",
-            &[("host", "example.amazonaws.com"), ("x-amz-date", date.as_str())],
+            &[
+                ("host", "example.amazonaws.com"),
+                ("x-amz-date", date.as_str()),
+            ],
             &payload_hash(b""),
         );
         assert_eq!(

@@ -58,9 +58,7 @@ impl Recorder {
         for (mine, theirs) in self.latency.iter_mut().zip(other.latency) {
             if let Some(theirs) = theirs {
                 match mine {
-                    Some(h) => h
-                        .add(&theirs)
-                        .expect("histograms with equal bounds merge"),
+                    Some(h) => h.add(&theirs).expect("histograms with equal bounds merge"),
                     None => *mine = Some(theirs),
                 }
             }
@@ -232,8 +230,8 @@ impl Report {
             self.duration_secs
         );
         let header = [
-            "op", "count", "ops/s", "errors", "mean us", "p50 us", "p90 us", "p99 us",
-            "p99.9 us", "max us",
+            "op", "count", "ops/s", "errors", "mean us", "p50 us", "p90 us", "p99 us", "p99.9 us",
+            "max us",
         ];
         let mut rows: Vec<[String; 10]> = Vec::new();
         let row = |r: &OpReport| {
@@ -272,7 +270,13 @@ impl Report {
             let _ = writeln!(out, "errors: none");
         } else {
             let _ = writeln!(out, "errors:");
-            let ow = self.errors.iter().map(|e| e.op.len()).max().unwrap_or(2).max(2);
+            let ow = self
+                .errors
+                .iter()
+                .map(|e| e.op.len())
+                .max()
+                .unwrap_or(2)
+                .max(2);
             let kw = self
                 .errors
                 .iter()
@@ -324,7 +328,11 @@ mod tests {
         assert_eq!((get.op.as_str(), get.count), ("get", 1000));
         assert_eq!(get.ops_per_sec, 500.0);
         assert_eq!(get.latency_us.p50, 500);
-        assert!((990..=991).contains(&get.latency_us.p99), "{:?}", get.latency_us);
+        assert!(
+            (990..=991).contains(&get.latency_us.p99),
+            "{:?}",
+            get.latency_us
+        );
         assert_eq!(get.latency_us.max, 1000);
         assert_eq!(r.total.count, 1001);
         assert_eq!(r.total.errors, 2);
@@ -333,8 +341,14 @@ mod tests {
         let table = r.table();
         assert!(table.contains("ConditionalCheckFailedException"), "{table}");
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[1].starts_with("op ") && lines[1].ends_with("max us"), "{table}");
-        assert!(lines[2].starts_with("get ") && lines[4].starts_with("all "), "{table}");
+        assert!(
+            lines[1].starts_with("op ") && lines[1].ends_with("max us"),
+            "{table}"
+        );
+        assert!(
+            lines[2].starts_with("get ") && lines[4].starts_with("all "),
+            "{table}"
+        );
         // Columns line up: every row's "ops/s" value ends where the header's does.
         let end = lines[1].find("ops/s").unwrap() + "ops/s".len();
         for l in &lines[2..5] {

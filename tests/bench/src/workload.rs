@@ -254,7 +254,10 @@ impl Templates {
                 ),
                 format!(r#""}}}},"Limit":{QUERY_ITEMS}}}"#),
             ),
-            batch_put: Template::new(r#"{"PutRequest":{"Item":{"pk":{"S":"k"#.into(), format!("{item}}}}}")),
+            batch_put: Template::new(
+                r#"{"PutRequest":{"Item":{"pk":{"S":"k"#.into(),
+                format!("{item}}}}}"),
+            ),
             batch_prefix: format!(r#"{{"RequestItems":{{{t}:["#).into_bytes(),
             scan_prefix: format!(r#"{{"TableName":{t},"Limit":{SCAN_LIMIT}"#).into_bytes(),
             table_json: t,
@@ -437,9 +440,8 @@ mod tests {
     #[test]
     fn mixes_have_the_right_proportions() {
         let mut rng = Rng::new(9);
-        let count = |w: Workload, op: Op, rng: &mut Rng| {
-            (0..100_000).filter(|_| w.pick(rng) == op).count()
-        };
+        let count =
+            |w: Workload, op: Op, rng: &mut Rng| (0..100_000).filter(|_| w.pick(rng) == op).count();
         let b_updates = count(Workload::YcsbB, Op::Update, &mut rng);
         assert!((4_000..6_000).contains(&b_updates), "{b_updates}");
         let a_gets = count(Workload::YcsbA, Op::Get, &mut rng);
