@@ -53,6 +53,37 @@ pub struct PartitionGroup {
     pub raft: Raft,
     pub partition: Arc<Partition>,
     pub table_id: u32,
+    opened: std::time::Instant,
+    /// Set once this replica has applied an entry of the current leader's term since it
+    /// opened: from then on its state is no older than what it had acknowledged.
+    caught_up: std::sync::atomic::AtomicBool,
+}
+
+/// A replica that has seen no leader for this long since it opened serves eventually
+/// consistent reads from what it has (availability with most of the cluster down).
+const SERVE_STALE_AFTER: Duration = Duration::from_secs(5);
+
+impl PartitionGroup {
+    /// Whether this replica may answer an eventually consistent read. After a restart
+    /// (a whole-cluster `kill -9`, say) its applied state can trail what the cluster
+    /// acknowledged, because applying is not synced (the log is); it waits until it has
+    /// applied an entry of the current leader's term (every earlier entry then applied
+    /// too), or until no leader has shown up for `SERVE_STALE_AFTER`.
+    pub fn ready_for_reads(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.caught_up.load(Ordering::Relaxed) {
+            return true;
+        }
+        let m = self.raft.metrics().borrow().clone();
+        let in_term = m.current_leader.is_some()
+            && m.last_applied
+                .is_some_and(|l| l.leader_id.term == m.current_term);
+        if in_term {
+            self.caught_up.store(true, Ordering::Relaxed);
+            return true;
+        }
+        m.current_leader.is_none() && self.opened.elapsed() >= SERVE_STALE_AFTER
+    }
 }
 
 pub struct Host {
@@ -429,14 +460,15 @@ impl Host {
             }
         }
         spawn_leader_log(raft.clone(), format!("{} partition {p}", def.name));
-        self.groups.write().insert(
-            group,
-            Arc::new(PartitionGroup {
-                raft,
-                partition,
-                table_id: def.id,
-            }),
-        );
+        let opened = Arc::new(PartitionGroup {
+            raft,
+            partition,
+            table_id: def.id,
+            opened: std::time::Instant::now(),
+            caught_up: std::sync::atomic::AtomicBool::new(false),
+        });
+        spawn_catch_up_watch(Arc::downgrade(&opened));
+        self.groups.write().insert(group, opened);
         metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
         Ok(())
     }
@@ -701,6 +733,26 @@ fn spawn_leader_log(raft: Raft, name: String) {
                 ever |= leader.is_some();
                 last = leader;
             }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Marks a replica caught up (see `PartitionGroup::ready_for_reads`) as soon as it is,
+/// rather than at its first read.
+fn spawn_catch_up_watch(group: std::sync::Weak<PartitionGroup>) {
+    let Some(g) = group.upgrade() else { return };
+    let mut metrics = g.raft.metrics();
+    drop(g);
+    tokio::spawn(async move {
+        loop {
+            let Some(g) = group.upgrade() else { return };
+            if g.ready_for_reads() && g.caught_up.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            drop(g);
             if metrics.changed().await.is_err() {
                 return;
             }

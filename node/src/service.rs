@@ -75,12 +75,18 @@ impl NodeService {
     /// sender's last write applied here (waiting up to `FRESHNESS_WAIT`). `Some` refuses.
     async fn read_barrier(
         &self,
-        raft: &Raft,
+        group: &PartitionGroup,
         consistent: bool,
         min_applied: u64,
     ) -> Result<Option<pb::Refused>, Status> {
+        let raft = &group.raft;
         if consistent {
             return self.linearize(raft).await;
+        }
+        if !group.ready_for_reads() {
+            metrics::counter!("rotor_node_stale_read_refusals_total").increment(1);
+            let hint = self.is_leader(raft).err().unwrap_or(0);
+            return Ok(Some(refused(pb::Refusal::NotLeader, hint)));
         }
         if min_applied == 0 {
             return Ok(None);
@@ -187,7 +193,7 @@ impl pb::partition_server::Partition for NodeService {
             }));
         };
         if let Some(r) = self
-            .read_barrier(&group.raft, req.consistent, req.min_applied)
+            .read_barrier(&group, req.consistent, req.min_applied)
             .await?
         {
             return Ok(Response::new(pb::GetReply {
@@ -219,7 +225,7 @@ impl pb::partition_server::Partition for NodeService {
             }));
         };
         if let Some(r) = self
-            .read_barrier(&group.raft, req.consistent, req.min_applied)
+            .read_barrier(&group, req.consistent, req.min_applied)
             .await?
         {
             return Ok(Response::new(pb::ReadRangeReply {
@@ -245,10 +251,7 @@ impl pb::partition_server::Partition for NodeService {
     ) -> Result<Response<pb::StatsReply>, Status> {
         let req = request.into_inner();
         let result = match self.partition(req.partition)? {
-            Some(group) => match self
-                .read_barrier(&group.raft, false, req.min_applied)
-                .await?
-            {
+            Some(group) => match self.read_barrier(&group, false, req.min_applied).await? {
                 Some(r) => stats_reply::Result::Refused(r),
                 None => stats_reply::Result::Stats(encode(&group.partition.stats())?),
             },

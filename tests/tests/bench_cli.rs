@@ -10,7 +10,15 @@ fn ceiling_run_reports_throughput_and_no_errors() {
     let json =
         std::env::temp_dir().join(format!("rotor-bench-ceiling-{}.json", std::process::id()));
     let out = Command::new(rotor_bin())
-        .args(["bench", "--ceiling", "--duration", "1", "--warmup", "0.2", "--json"])
+        .args([
+            "bench",
+            "--ceiling",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.2",
+            "--json",
+        ])
         .arg(&json)
         .output()
         .expect("run rotor bench");
