@@ -54,35 +54,39 @@ pub struct PartitionGroup {
     pub partition: Arc<Partition>,
     pub table_id: u32,
     opened: std::time::Instant,
-    /// Set once this replica has applied an entry of the current leader's term since it
-    /// opened: from then on its state is no older than what it had acknowledged.
+    /// The last log index on disk when the group opened: everything this replica had
+    /// acknowledged before a restart.
+    log_at_open: u64,
+    /// Set once this replica has applied its log as it was at opening.
     caught_up: std::sync::atomic::AtomicBool,
 }
 
-/// A replica that has seen no leader for this long since it opened serves eventually
-/// consistent reads from what it has (availability with most of the cluster down).
+/// A replica that has not caught up this long after opening serves eventually
+/// consistent reads from what it has (availability over freshness, as such reads allow).
 const SERVE_STALE_AFTER: Duration = Duration::from_secs(5);
 
 impl PartitionGroup {
     /// Whether this replica may answer an eventually consistent read. After a restart
-    /// (a whole-cluster `kill -9`, say) its applied state can trail what the cluster
-    /// acknowledged, because applying is not synced (the log is); it waits until it has
-    /// applied an entry of the current leader's term (every earlier entry then applied
-    /// too), or until no leader has shown up for `SERVE_STALE_AFTER`.
+    /// (a whole-cluster `kill -9`, say) its applied state can trail what it had
+    /// acknowledged, because applying is not synced (the log is): it answers once it
+    /// has applied its log as found on disk, or `SERVE_STALE_AFTER` after opening.
     pub fn ready_for_reads(&self) -> bool {
         use std::sync::atomic::Ordering;
         if self.caught_up.load(Ordering::Relaxed) {
             return true;
         }
-        let m = self.raft.metrics().borrow().clone();
-        let in_term = m.current_leader.is_some()
-            && m.last_applied
-                .is_some_and(|l| l.leader_id.term == m.current_term);
-        if in_term {
+        let applied = self
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map(|l| l.index)
+            .unwrap_or(0);
+        if applied >= self.log_at_open {
             self.caught_up.store(true, Ordering::Relaxed);
             return true;
         }
-        m.current_leader.is_none() && self.opened.elapsed() >= SERVE_STALE_AFTER
+        self.opened.elapsed() >= SERVE_STALE_AFTER
     }
 }
 
@@ -420,6 +424,7 @@ impl Host {
     ) -> anyhow::Result<()> {
         let partition = Arc::new(Partition::open(&self.engine, def.id, p)?);
         let log = GroupLog::new(self.engine.clone(), group);
+        let log_at_open = log.last_entry()?.map(|(index, _)| index).unwrap_or(0);
         let sm = StateMachine::open(
             log.clone(),
             Machine::Partition {
@@ -465,6 +470,7 @@ impl Host {
             partition,
             table_id: def.id,
             opened: std::time::Instant::now(),
+            log_at_open,
             caught_up: std::sync::atomic::AtomicBool::new(false),
         });
         spawn_catch_up_watch(Arc::downgrade(&opened));
@@ -750,6 +756,9 @@ fn spawn_catch_up_watch(group: std::sync::Weak<PartitionGroup>) {
         loop {
             let Some(g) = group.upgrade() else { return };
             if g.ready_for_reads() && g.caught_up.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            if g.opened.elapsed() >= SERVE_STALE_AFTER {
                 return;
             }
             drop(g);
