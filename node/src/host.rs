@@ -57,7 +57,10 @@ pub struct PartitionGroup {
     /// The last log index on disk when the group opened: everything this replica had
     /// acknowledged before a restart.
     log_at_open: u64,
-    /// Set once this replica has applied its log as it was at opening.
+    /// The highest commit index a leader has sent this replica since it opened (0: none
+    /// yet), taken from the AppendEntries messages as they arrive.
+    leader_commit: std::sync::atomic::AtomicU64,
+    /// Set once this replica has caught up (see `ready_for_reads`).
     caught_up: std::sync::atomic::AtomicBool,
 }
 
@@ -66,23 +69,40 @@ pub struct PartitionGroup {
 const SERVE_STALE_AFTER: Duration = Duration::from_secs(5);
 
 impl PartitionGroup {
+    /// Records the commit index a leader sent (AppendEntries' `leader_commit`).
+    pub fn note_leader_commit(&self, index: u64) {
+        self.leader_commit
+            .fetch_max(index, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Whether this replica may answer an eventually consistent read. After a restart
-    /// (a whole-cluster `kill -9`, say) its applied state can trail what it had
-    /// acknowledged, because applying is not synced (the log is): it answers once it
-    /// has applied its log as found on disk, or `SERVE_STALE_AFTER` after opening.
-    pub fn ready_for_reads(&self) -> bool {
+    /// (a whole-cluster `kill -9`, say) a replica may miss writes the cluster
+    /// acknowledged (they were committed on the other replicas, or it had not applied
+    /// them yet): it answers once it has caught up, i.e. as the leader has applied its
+    /// log as found on disk, as a follower has applied up to a commit index a leader
+    /// sent it since it opened; or `SERVE_STALE_AFTER` after opening whatever its
+    /// state (availability over freshness, as such reads allow). Once caught up it
+    /// always answers (the router's read-your-writes index covers the usual lag).
+    pub fn ready_for_reads(&self, me: NodeId) -> bool {
         use std::sync::atomic::Ordering;
         if self.caught_up.load(Ordering::Relaxed) {
             return true;
         }
-        let applied = self
-            .raft
-            .metrics()
-            .borrow()
-            .last_applied
-            .map(|l| l.index)
-            .unwrap_or(0);
-        if applied >= self.log_at_open {
+        let (applied, leader) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (
+                m.last_applied.map(|l| l.index).unwrap_or(0),
+                m.current_leader,
+            )
+        };
+        let caught_up = if leader == Some(me) {
+            applied >= self.log_at_open
+        } else {
+            let commit = self.leader_commit.load(Ordering::Relaxed);
+            commit > 0 && applied >= commit
+        };
+        if caught_up {
             self.caught_up.store(true, Ordering::Relaxed);
             return true;
         }
@@ -471,9 +491,10 @@ impl Host {
             table_id: def.id,
             opened: std::time::Instant::now(),
             log_at_open,
+            leader_commit: std::sync::atomic::AtomicU64::new(0),
             caught_up: std::sync::atomic::AtomicBool::new(false),
         });
-        spawn_catch_up_watch(Arc::downgrade(&opened));
+        spawn_catch_up_watch(Arc::downgrade(&opened), self.id);
         self.groups.write().insert(group, opened);
         metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
         Ok(())
@@ -748,14 +769,14 @@ fn spawn_leader_log(raft: Raft, name: String) {
 
 /// Marks a replica caught up (see `PartitionGroup::ready_for_reads`) as soon as it is,
 /// rather than at its first read.
-fn spawn_catch_up_watch(group: std::sync::Weak<PartitionGroup>) {
+fn spawn_catch_up_watch(group: std::sync::Weak<PartitionGroup>, me: NodeId) {
     let Some(g) = group.upgrade() else { return };
     let mut metrics = g.raft.metrics();
     drop(g);
     tokio::spawn(async move {
         loop {
             let Some(g) = group.upgrade() else { return };
-            if g.ready_for_reads() && g.caught_up.load(std::sync::atomic::Ordering::Relaxed) {
+            if g.ready_for_reads(me) && g.caught_up.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
             }
             if g.opened.elapsed() >= SERVE_STALE_AFTER {

@@ -83,7 +83,7 @@ impl NodeService {
         if consistent {
             return self.linearize(raft).await;
         }
-        if !group.ready_for_reads() {
+        if !group.ready_for_reads(self.host.id) {
             metrics::counter!("rotor_node_stale_read_refusals_total").increment(1);
             let hint = self.is_leader(raft).err().unwrap_or(0);
             return Ok(Some(refused(pb::Refusal::NotLeader, hint)));
@@ -422,11 +422,11 @@ impl pb::raft_server::Raft for NodeService {
         request: Request<pb::RaftMessage>,
     ) -> Result<Response<pb::RaftMessage>, Status> {
         let msg = request.into_inner();
-        let raft = if msg.group == META_GROUP {
-            self.host.meta.clone()
+        let group = if msg.group == META_GROUP {
+            None
         } else {
             match self.host.group(msg.group) {
-                Some(g) => g.raft.clone(),
+                Some(g) => Some(g),
                 None => {
                     return Err(Status::not_found(format!(
                         "group {:x} is not hosted here (yet)",
@@ -435,11 +435,18 @@ impl pb::raft_server::Raft for NodeService {
                 }
             }
         };
+        let raft = match &group {
+            Some(g) => g.raft.clone(),
+            None => self.host.meta.clone(),
+        };
         let kind = msg.kind();
         let payload = match kind {
             pb::RaftKind::AppendEntries => {
-                let rpc =
+                let rpc: openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig> =
                     bincode::deserialize(&msg.payload).map_err(|e| bad_request("append", e))?;
+                if let (Some(g), Some(commit)) = (&group, rpc.leader_commit) {
+                    g.note_leader_commit(commit.index);
+                }
                 encode(&raft.append_entries(rpc).await)?
             }
             pb::RaftKind::Vote => {
