@@ -115,8 +115,8 @@ impl NodeService {
     }
 
     fn is_leader(&self, raft: &Raft) -> Result<(), u64> {
-        let metrics = raft.metrics().borrow().clone();
-        match metrics.current_leader {
+        let leader = raft.metrics().borrow().current_leader;
+        match leader {
             Some(l) if l == self.host.id => Ok(()),
             Some(l) => Err(l),
             None => Err(0),
