@@ -1,4 +1,4 @@
-//! `rotor-bench`: a DynamoDB load generator. This file owns the command-line surface
+//! `rotor bench`: a DynamoDB load generator. This file owns the command-line surface
 //! ([`BenchArgs`], reusable as `rotor bench`) and the run's sequence: validate, start the
 //! `--ceiling` server if asked, create and load the table, measure, report.
 //!
