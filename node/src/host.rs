@@ -34,6 +34,16 @@ use crate::raft::{Command, Raft, RaftSettings, Reply};
 /// on it for now (catching up a large partition by snapshot is most of it).
 const MOVE_STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a join or a metadata proposal sent to another node may take: a peer that
+/// stops answering must not hang the caller (the caller retries).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn bounded<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(FORWARD_TIMEOUT);
+    request
+}
+
 /// Settings of one node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -257,10 +267,10 @@ impl Host {
                 let channel = self.peers.channel(addr)?;
                 let mut client = ClusterClient::new(channel);
                 let reply = client
-                    .join(JoinRequest {
+                    .join(bounded(JoinRequest {
                         node_id: self.id,
                         addr: self.addr.clone(),
-                    })
+                    }))
                     .await?;
                 anyhow::Ok(reply.into_inner().epoch)
             }
@@ -302,7 +312,7 @@ impl Host {
                 .channel(&leader_addr)
                 .map_err(|e| ProposeError::Forward(e.to_string()))?;
             let reply = ClusterClient::new(channel)
-                .join(JoinRequest { node_id: id, addr })
+                .join(bounded(JoinRequest { node_id: id, addr }))
                 .await
                 .map_err(|e| ProposeError::Forward(e.message().to_owned()))?;
             return Ok(reply.into_inner().epoch);
@@ -363,7 +373,7 @@ impl Host {
                     .channel(&node.addr)
                     .map_err(|e| ProposeError::Forward(e.to_string()))?;
                 let reply = ClusterClient::new(channel)
-                    .propose(ProposeRequest { command: payload })
+                    .propose(bounded(ProposeRequest { command: payload }))
                     .await
                     .map_err(|e| ProposeError::Forward(e.message().to_owned()))?;
                 bincode::deserialize(&reply.into_inner().outcome)

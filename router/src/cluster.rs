@@ -426,75 +426,6 @@ impl ClusterBackend {
             }
         }
     }
-
-    /// One partition's stats from the first of its replicas that answers.
-    async fn partition_stats(
-        &self,
-        map: &ClusterMap,
-        def: &TableDef,
-        partition: u32,
-        replicas: &[NodeId],
-        epoch: u64,
-        deadline: Instant,
-    ) -> Result<TableStats, BackendError> {
-        let mut last = String::from("the partition has no replicas");
-        // The leader first: it has applied every write this router saw.
-        let mut ordered: Vec<NodeId> = replicas.to_vec();
-        if let Some(leader) = self.cached_leader((def.id, partition)) {
-            ordered.sort_by_key(|n| *n != leader);
-        }
-        let min_applied = self.written_at((def.id, partition));
-        // Passes over the replicas until one answers or the deadline: right after
-        // CreateTable the nodes may not have opened the partition yet.
-        let mut backoff = Backoff::new();
-        while Instant::now() < deadline {
-            for &node in &ordered {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                let Some(addr) = map.node_addr(node) else {
-                    last = format!("node {node} has no address in the cluster map");
-                    continue;
-                };
-                let channel = match self.shared.channel(addr) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        last = e;
-                        continue;
-                    }
-                };
-                let per_call = (deadline - now).min(MAX_CALL);
-                let req = pb::StatsRequest {
-                    partition: Some(pb::PartitionRef {
-                        table_id: def.id,
-                        partition,
-                        epoch,
-                    }),
-                    min_applied,
-                };
-                let mut client = PartitionClient::new(channel);
-                match timed(per_call, client.stats(request(req, per_call))).await {
-                    Ok(reply) => match reply.result {
-                        Some(pb::stats_reply::Result::Stats(b)) => {
-                            return decode(&b, "table stats")
-                        }
-                        Some(pb::stats_reply::Result::Refused(r)) => {
-                            last = format!("node {node} refused: {}", r.reason().as_str_name());
-                        }
-                        None => last = format!("node {node} sent an empty stats reply"),
-                    },
-                    Err(s) => last = format!("node {node}: {}", status_text(&s)),
-                }
-                retried("stats");
-            }
-            tokio::time::sleep_until((Instant::now() + backoff.next()).min(deadline)).await;
-        }
-        Err(BackendError::Unavailable(format!(
-            "no replica of partition {partition} of table {} answered for its stats: {last}",
-            def.name
-        )))
-    }
 }
 
 impl Drop for ClusterBackend {
@@ -757,16 +688,44 @@ impl Backend for ClusterBackend {
     }
 
     async fn table_stats(&self, def: &TableDef) -> Result<TableStats, BackendError> {
-        let deadline = Instant::now() + self.options.request_deadline;
-        let map = self.map();
-        let Some(entry) = map.table_by_id(def.id) else {
-            return Err(BackendError::TableNotFound(def.name.clone()));
+        let partitions = match self.map().table_by_id(def.id) {
+            Some(entry) => entry.partitions.len() as u32,
+            None => return Err(BackendError::TableNotFound(def.name.clone())),
         };
+        // Like an eventually consistent read of each partition (any replica that has
+        // applied this router's writes), all partitions at once.
+        let replies = futures::future::join_all((0..partitions).map(|p| {
+            let min_applied = self.written_at((def.id, p));
+            self.call_partition(
+                def,
+                p,
+                Route::Spread,
+                "stats",
+                move |channel, partition, t| {
+                    let req = pb::StatsRequest {
+                        partition: Some(partition),
+                        min_applied,
+                    };
+                    async move {
+                        let mut client = PartitionClient::new(channel);
+                        let reply = timed(t, client.stats(request(req, t))).await?;
+                        Ok(match reply.result {
+                            Some(pb::stats_reply::Result::Stats(b)) => {
+                                decode::<TableStats>(&b, "table stats").into()
+                            }
+                            Some(pb::stats_reply::Result::Refused(r)) => Answer::Refused(r),
+                            None => Answer::Fail(BackendError::Internal(
+                                "empty stats reply from a node".into(),
+                            )),
+                        })
+                    }
+                },
+            )
+        }))
+        .await;
         let mut total = TableStats::default();
-        for (p, info) in (0u32..).zip(&entry.partitions) {
-            let stats = self
-                .partition_stats(&map, def, p, &info.replicas, info.epoch, deadline)
-                .await?;
+        for stats in replies {
+            let stats = stats?;
             total.item_count += stats.item_count;
             total.size_bytes += stats.size_bytes;
         }

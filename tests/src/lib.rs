@@ -11,6 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 
 pub mod cluster;
 
@@ -198,4 +201,56 @@ impl Drop for Rotor {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A CreateTable request: `pk` (S) and, with `sort`, `sk` (N); on-demand.
+pub fn create_table_request(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    sort: bool,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        );
+    if sort {
+        req = req
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("sk")
+                    .attribute_type(ScalarAttributeType::N)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("sk")
+                    .key_type(KeyType::Range)
+                    .build()
+                    .unwrap(),
+            );
+    }
+    req
+}
+
+/// Creates a table as `create_table_request` describes it.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, sort: bool) {
+    create_table_request(client, name, sort)
+        .send()
+        .await
+        .expect("create table");
 }

@@ -4,39 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue as AV;
 use aws_sdk_dynamodb::Client;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::sdk_client_with_attempts;
+use rotor_tests::{create_table, sdk_client_with_attempts};
 
 const TABLE: &str = "cluster_items";
-
-async fn create_table(client: &Client) {
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
-}
 
 async fn put(client: &Client, key: &str, value: u64) -> Result<(), String> {
     client
@@ -87,7 +60,7 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 async fn acknowledged_writes_survive_kill9_of_each_node_and_of_all() {
     let mut cluster = blocking(|| Cluster::start(3, &[], &[]));
     let client = cluster.client(0);
-    create_table(&client).await;
+    create_table(&client, TABLE, false).await;
     let mut acked = BTreeMap::new();
     for i in 0..60u64 {
         let k = format!("before-{i}");
@@ -168,7 +141,7 @@ async fn acknowledged_writes_survive_kill9_of_each_node_and_of_all() {
 async fn eventually_consistent_reads_answer_with_two_replicas_down() {
     let mut cluster = blocking(|| Cluster::start(3, &[], &["--request-deadline-secs", "2"]));
     let client = cluster.client(0);
-    create_table(&client).await;
+    create_table(&client, TABLE, false).await;
     for i in 0..40u64 {
         put(&client, &format!("k{i}"), i).await.expect("put");
     }
@@ -203,7 +176,7 @@ async fn eventually_consistent_reads_answer_with_two_replicas_down() {
 async fn a_node_that_missed_compacted_log_catches_up_by_snapshot() {
     let mut cluster = blocking(|| Cluster::start(3, &["--snapshot-every", "20"], &[]));
     let client = cluster.client(0);
-    create_table(&client).await;
+    create_table(&client, TABLE, false).await;
     for i in 0..10u64 {
         put(&client, &format!("early{i}"), i).await.expect("put");
     }
@@ -244,7 +217,7 @@ async fn routers_are_killed_and_restarted_under_load() {
     let mut cluster = blocking(|| Cluster::start(3, &[], &[]));
     let second = blocking(|| cluster.add_router());
     let admin = cluster.client(second);
-    create_table(&admin).await;
+    create_table(&admin, TABLE, false).await;
     // The SDK retries connection errors; with enough attempts a client rides over a
     // router restart.
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
@@ -282,27 +255,7 @@ async fn describe_table_right_after_create_table() {
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 1);
     for i in 0..5 {
         let name = format!("fresh_{i}");
-        client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("create table");
+        create_table(&client, &name, false).await;
         let described = client.describe_table().table_name(&name).send().await;
         let table = described
             .unwrap_or_else(|e| panic!("DescribeTable right after CreateTable failed: {e:?}"))

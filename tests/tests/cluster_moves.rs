@@ -4,15 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue as AV;
 use rotor_model::cluster::{partition_group, ClusterMap};
 use rotor_node::admin::fetch_map;
 use rotor_node::meta::ring_of;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::sdk_client_with_attempts;
+use rotor_tests::{create_table, sdk_client_with_attempts};
 
 const TABLE: &str = "moving_items";
 const WRITES: u64 = 600;
@@ -61,27 +58,7 @@ async fn partitions_move_on_join_and_drain_under_write_load() {
         Cluster::start(3, &["--snapshot-every", "50"], &["--partitions", "8"])
     });
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
+    create_table(&client, TABLE, false).await;
     for i in 0..200u64 {
         client
             .put_item()

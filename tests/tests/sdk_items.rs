@@ -2,62 +2,9 @@
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
-    ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
+    AttributeValue as AV, BillingMode, ReturnConsumedCapacity, ReturnValue,
 };
-use aws_sdk_dynamodb::Client;
-use rotor_tests::Rotor;
-
-/// A CreateTable request: `pk` (S) and, with `sort`, `sk` (N); on-demand.
-fn create_request(
-    client: &Client,
-    name: &str,
-    sort: bool,
-) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
-    let mut req = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        );
-    if sort {
-        req = req
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("sk")
-                    .attribute_type(ScalarAttributeType::N)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("sk")
-                    .key_type(KeyType::Range)
-                    .build()
-                    .unwrap(),
-            );
-    }
-    req
-}
-
-async fn create(client: &Client, name: &str, sort: bool) {
-    create_request(client, name, sort)
-        .send()
-        .await
-        .expect("create table");
-}
+use rotor_tests::{create_table, create_table_request, Rotor};
 
 fn s(v: &str) -> AV {
     AV::S(v.to_owned())
@@ -71,9 +18,9 @@ fn n(v: &str) -> AV {
 async fn tables_lifecycle() {
     let rotor = Rotor::start();
     let client = rotor.client();
-    create(&client, "alpha", false).await;
-    create(&client, "beta", true).await;
-    let err = create_request(&client, "alpha", false)
+    create_table(&client, "alpha", false).await;
+    create_table(&client, "beta", true).await;
+    let err = create_table_request(&client, "alpha", false)
         .send()
         .await
         .unwrap_err();
@@ -126,7 +73,7 @@ async fn tables_lifecycle() {
 async fn put_get_update_delete() {
     let rotor = Rotor::start();
     let client = rotor.client();
-    create(&client, "items", false).await;
+    create_table(&client, "items", false).await;
 
     client
         .put_item()
@@ -228,7 +175,7 @@ async fn put_get_update_delete() {
 async fn query_pages_across_the_megabyte_limit() {
     let rotor = Rotor::start();
     let client = rotor.client();
-    create(&client, "pages", true).await;
+    create_table(&client, "pages", true).await;
     let blob = "x".repeat(100 * 1024);
     for i in 0..25 {
         client
@@ -301,7 +248,7 @@ async fn query_pages_across_the_megabyte_limit() {
 async fn scan_segments_and_batches() {
     let rotor = Rotor::start();
     let client = rotor.client();
-    create(&client, "many", false).await;
+    create_table(&client, "many", false).await;
     for chunk in 0..4 {
         let mut req = client.batch_write_item();
         let writes: Vec<_> = (0..25)
@@ -393,7 +340,7 @@ async fn scan_segments_and_batches() {
 async fn acknowledged_writes_survive_kill9() {
     let rotor = Rotor::start();
     let client = rotor.client();
-    create(&client, "durable", false).await;
+    create_table(&client, "durable", false).await;
     for i in 0..50 {
         client
             .put_item()

@@ -1,7 +1,7 @@
 //! A group's state machine: a partition's items, or the cluster map.
 //!
 //! Entries are applied in log order. Each applied entry writes the group's applied
-//! position ("applied": last log id and membership) in the same RocksDB batch as its
+//! position ("applied": its log id) in the same RocksDB batch as its
 //! effect, so after a crash the data and the position agree and openraft replays the
 //! log from exactly there. Nothing here waits for the disk: the log is the durable copy.
 //!
@@ -27,6 +27,8 @@ use super::{storage_error, Command, LogId, Reply, StorageError, StoredMembership
 use crate::meta;
 
 const APPLIED: &str = "applied";
+/// The last applied membership, written only when a membership entry is applied.
+const MEMBERSHIP: &str = "membership";
 const MAP: &str = "map";
 const SNAPSHOT_META: &str = "snapshot_meta";
 
@@ -79,10 +81,10 @@ impl StateMachine {
         machine: Machine,
         snapshot_dir: PathBuf,
     ) -> Result<StateMachine, StorageError> {
-        let applied = match log.record(APPLIED).map_err(|e| storage_error(true, e))? {
-            Some(bytes) => decode(&bytes)?,
-            None => Applied::default(),
-        };
+        let applied = decode_applied(
+            log.records_consistent(&[APPLIED, MEMBERSHIP])
+                .map_err(|e| storage_error(true, e))?,
+        )?;
         if let Machine::Meta { map } = &machine {
             if let Some(bytes) = log.record(MAP).map_err(|e| storage_error(true, e))? {
                 let stored: ClusterMap = decode(&bytes)?;
@@ -107,9 +109,16 @@ impl StateMachine {
 
     fn applied_record(
         &self,
-        applied: &Applied,
+        last: Option<LogId>,
     ) -> Result<rotor_storage::StateRecord, StorageError> {
-        Ok(self.inner.log.state_record(APPLIED, encode(applied)?))
+        Ok(self.inner.log.state_record(APPLIED, encode(&last)?))
+    }
+
+    fn membership_record(
+        &self,
+        membership: &StoredMembership,
+    ) -> Result<rotor_storage::StateRecord, StorageError> {
+        Ok(self.inner.log.state_record(MEMBERSHIP, encode(membership)?))
     }
 
     fn write_records(&self, records: &[rotor_storage::StateRecord]) -> Result<(), StorageError> {
@@ -119,9 +128,9 @@ impl StateMachine {
             .map_err(|e| storage_error(false, e))
     }
 
-    /// Applies one command at `log_id`, recording `applied` in the same batch.
-    fn apply_command(&self, command: Command, applied: &Applied) -> Result<Reply, StorageError> {
-        let record = self.applied_record(applied)?;
+    /// Applies one command at `log_id`, recording that position in the same batch.
+    fn apply_command(&self, command: Command, log_id: LogId) -> Result<Reply, StorageError> {
+        let record = self.applied_record(Some(log_id))?;
         match (&self.inner.machine, command) {
             (Machine::Partition { partition, .. }, Command::Write(req)) => {
                 let engine = self.inner.log.engine();
@@ -164,21 +173,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut replies = Vec::new();
         for entry in entries {
-            let mut applied = self.inner.applied.lock().clone();
-            applied.last = Some(entry.log_id);
+            let log_id = entry.log_id;
             let reply = match entry.payload {
                 EntryPayload::Blank => {
-                    self.write_records(&[self.applied_record(&applied)?])?;
+                    self.write_records(&[self.applied_record(Some(log_id))?])?;
                     Reply::Internal
                 }
                 EntryPayload::Membership(m) => {
-                    applied.membership = StoredMembership::new(Some(entry.log_id), m);
-                    self.write_records(&[self.applied_record(&applied)?])?;
+                    let membership = StoredMembership::new(Some(log_id), m);
+                    self.write_records(&[
+                        self.applied_record(Some(log_id))?,
+                        self.membership_record(&membership)?,
+                    ])?;
+                    self.inner.applied.lock().membership = membership;
                     Reply::Internal
                 }
-                EntryPayload::Normal(command) => self.apply_command(command, &applied)?,
+                EntryPayload::Normal(command) => self.apply_command(command, log_id)?,
             };
-            *self.inner.applied.lock() = applied;
+            self.inner.applied.lock().last = Some(log_id);
             replies.push(reply);
         }
         metrics::counter!("rotor_raft_entries_applied_total").increment(replies.len() as u64);
@@ -204,11 +216,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last: meta.last_log_id,
             membership: meta.last_membership.clone(),
         };
-        let record = self.applied_record(&applied)?;
+        let records = vec![
+            self.applied_record(applied.last)?,
+            self.membership_record(&applied.membership)?,
+        ];
         let this = self.clone();
         let meta_bytes = encode(meta)?;
         tokio::task::spawn_blocking(move || {
-            this.install_blocking(body, record, &bytes, meta_bytes)
+            this.install_blocking(body, records, &bytes, meta_bytes)
         })
         .await
         .map_err(|e| storage_error(false, std::io::Error::other(e.to_string())))??;
@@ -244,7 +259,7 @@ impl StateMachine {
     fn install_blocking(
         &self,
         body: SnapshotBody,
-        record: rotor_storage::StateRecord,
+        mut records: Vec<rotor_storage::StateRecord>,
         bytes: &[u8],
         meta_bytes: Vec<u8>,
     ) -> Result<(), StorageError> {
@@ -265,12 +280,13 @@ impl StateMachine {
                         (&range.0, &range.1),
                         sst_path.as_deref(),
                         stats,
-                        &[record],
+                        &records,
                     )
                     .map_err(|e| storage_error(false, e))?;
             }
             (Machine::Meta { map }, SnapshotBody::Meta { map: new_map }) => {
-                self.write_records(&[record, self.inner.log.state_record(MAP, encode(&new_map)?)])?;
+                records.push(self.inner.log.state_record(MAP, encode(&new_map)?));
+                self.write_records(&records)?;
                 self.inner
                     .log
                     .engine()
@@ -308,18 +324,18 @@ impl StateMachine {
     }
 
     fn build_blocking(&self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let applied_key = self.inner.log.record_key(APPLIED);
+        let position_keys = [
+            self.inner.log.record_key(APPLIED),
+            self.inner.log.record_key(MEMBERSHIP),
+        ];
         let (body, applied) = match &self.inner.machine {
             Machine::Partition { partition, range } => {
                 let engine = self.inner.log.engine();
                 let sst_path = self.temp_path("out.sst");
                 let export = partition
-                    .export(engine, (&range.0, &range.1), &sst_path, &[applied_key])
+                    .export(engine, (&range.0, &range.1), &sst_path, &position_keys)
                     .map_err(|e| storage_error(true, e))?;
-                let applied: Applied = match export.records.first().cloned().flatten() {
-                    Some(bytes) => decode(&bytes)?,
-                    None => Applied::default(),
-                };
+                let applied = decode_applied(export.records)?;
                 let sst = if export.has_items {
                     let data = std::fs::read(&sst_path).map_err(|e| storage_error(true, e))?;
                     let _ = std::fs::remove_file(&sst_path);
@@ -341,17 +357,13 @@ impl StateMachine {
                 let records = self
                     .inner
                     .log
-                    .records_consistent(&[APPLIED, MAP])
+                    .records_consistent(&[APPLIED, MEMBERSHIP, MAP])
                     .map_err(|e| storage_error(true, e))?;
-                let applied: Applied = match records.first().cloned().flatten() {
-                    Some(bytes) => decode(&bytes)?,
-                    None => Applied::default(),
-                };
-                let map: ClusterMap = match records.get(1).cloned().flatten() {
+                let map: ClusterMap = match records.get(2).cloned().flatten() {
                     Some(bytes) => decode(&bytes)?,
                     None => ClusterMap::default(),
                 };
-                (SnapshotBody::Meta { map }, applied)
+                (SnapshotBody::Meta { map }, decode_applied(records)?)
             }
         };
         let bytes = encode(&body)?;
@@ -371,6 +383,20 @@ impl StateMachine {
             snapshot: Box::new(Cursor::new(bytes)),
         })
     }
+}
+
+/// The applied position from its two records (`APPLIED`, `MEMBERSHIP`, in that order).
+fn decode_applied(records: Vec<Option<Vec<u8>>>) -> Result<Applied, StorageError> {
+    let mut records = records.into_iter();
+    let last = match records.next().flatten() {
+        Some(bytes) => decode(&bytes)?,
+        None => None,
+    };
+    let membership = match records.next().flatten() {
+        Some(bytes) => decode(&bytes)?,
+        None => StoredMembership::default(),
+    };
+    Ok(Applied { last, membership })
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
