@@ -34,6 +34,11 @@ pub struct DevArgs {
     /// Partitions each new table is cut into (more exercises multi-partition paths).
     #[arg(long, env = "ROTOR_PARTITIONS", default_value_t = 4)]
     pub partitions: u32,
+    /// Enable fault injection on the API: fail a fraction of calls with a chosen
+    /// DynamoDB error and add latency, set at http://HOST:PORT/_rotor/faults (see the
+    /// README). For testing applications' retries.
+    #[arg(long)]
+    pub fault_injection: bool,
     #[command(flatten)]
     pub raft: RaftArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
@@ -98,6 +103,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?,
         partitions: args.partitions,
         request_deadline_secs: 10,
+        fault_injection: args.fault_injection,
         log: args.log.clone(),
     };
     tracing::info!(

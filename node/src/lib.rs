@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod dev;
+pub mod faults;
 pub mod host;
 pub mod meta;
 pub mod node_cmd;

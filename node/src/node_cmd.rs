@@ -35,6 +35,11 @@ pub struct NodeArgs {
     /// none unless given.
     #[arg(long, env = "ROTOR_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
+    /// Enable fault injection: delays and drops of this node's raft RPCs to named peers,
+    /// set over HTTP at `/_rotor/faults` on --http-listen (see the README). For tests
+    /// only; never in production.
+    #[arg(long)]
+    pub fault_injection: bool,
     #[command(flatten)]
     pub raft: RaftArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_node=debug` (RUST_LOG overrides it).
@@ -103,6 +108,9 @@ pub async fn start(cfg: NodeConfig) -> anyhow::Result<RunningNode> {
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     telemetry::init_logging(&args.log);
     let metrics = telemetry::init_metrics();
+    if args.fault_injection && args.http_listen.is_none() {
+        anyhow::bail!("--fault-injection is controlled over HTTP: give --http-listen too");
+    }
     let cfg = NodeConfig {
         id: args.id,
         listen: args.listen,
@@ -120,10 +128,14 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             format!("cannot listen on --http-listen {addr} (is the port in use?)")
         })?;
         tracing::info!("metrics and health on http://{addr}");
+        if args.fault_injection {
+            tracing::warn!("fault injection enabled: http://{addr}/_rotor/faults");
+        }
         tokio::spawn(crate::node_http::serve(
             node.host.clone(),
             metrics,
             listener,
+            args.fault_injection,
         ));
     }
     tokio::select! {

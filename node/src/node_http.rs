@@ -1,15 +1,18 @@
 //! A node's HTTP side door: `/metrics` (Prometheus), `/healthz` (the process runs) and
 //! `/readyz` (the node knows a metadata leader and every partition group it hosts has
-//! a leader), for Kubernetes probes and scraping.
+//! a leader), for Kubernetes probes and scraping; with `--fault-injection`, also
+//! `/_rotor/faults` (GET shows, PUT replaces, DELETE clears the rules on links to peers).
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rotor_router::http::MetricsRender;
 
+use crate::faults::PeerFaultRules;
 use crate::host::Host;
 
 struct HttpState {
@@ -21,15 +24,54 @@ pub async fn serve(
     host: Arc<Host>,
     metrics: Option<MetricsRender>,
     listener: tokio::net::TcpListener,
+    fault_injection: bool,
 ) -> anyhow::Result<()> {
     let state = Arc::new(HttpState { host, metrics });
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
-        .with_state(state);
+        .route("/metrics", get(render_metrics));
+    if fault_injection {
+        app = app.route(
+            rotor_router::http::FAULTS_PATH,
+            get(show_faults).put(set_faults).delete(clear_faults),
+        );
+    }
+    let app = app.with_state(state);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn rules_json(rules: &PeerFaultRules) -> Response {
+    let body = serde_json::to_string_pretty(rules).unwrap_or_default() + "\n";
+    ([("content-type", "application/json")], body).into_response()
+}
+
+async fn show_faults(State(state): State<Arc<HttpState>>) -> Response {
+    rules_json(&state.host.peers.faults.rules())
+}
+
+async fn set_faults(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
+    let rules: PeerFaultRules = match serde_json::from_slice(&body) {
+        Ok(rules) => rules,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("not peer fault rules ({{\"peers\": {{\"2\": {{\"delay_ms\": 100, \"drop_fraction\": 0.5}}}}}}): {e}\n"),
+            )
+                .into_response()
+        }
+    };
+    let faults = &state.host.peers.faults;
+    match faults.set(rules) {
+        Ok(()) => rules_json(&faults.rules()),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn clear_faults(State(state): State<Arc<HttpState>>) -> &'static str {
+    state.host.peers.faults.clear();
+    "cleared\n"
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {

@@ -1,9 +1,11 @@
 //! `rotor router`: the stateless DynamoDB API edge in front of a cluster's nodes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use rotor_router::faults::ApiFaults;
 use rotor_router::{ClusterBackend, ClusterOptions, ServerOptions};
 
 use crate::telemetry;
@@ -27,6 +29,11 @@ pub struct RouterArgs {
     /// with ServiceUnavailable (the client's SDK then retries).
     #[arg(long, default_value_t = 10)]
     pub request_deadline_secs: u64,
+    /// Enable fault injection: fail a fraction of API calls with a chosen DynamoDB error
+    /// and add latency, set over HTTP at `/_rotor/faults` on the API port (see the
+    /// README). For testing applications' retries; never in production.
+    #[arg(long)]
+    pub fault_injection: bool,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log: String,
@@ -59,7 +66,16 @@ pub async fn serve(
         "listening on http://{} (DynamoDB API)",
         listener.local_addr()?
     );
-    rotor_router::serve(listener, backend, ServerOptions { metrics }, shutdown).await?;
+    let faults = args.fault_injection.then(|| {
+        tracing::warn!(
+            "fault injection enabled: http://{}{}",
+            addr,
+            rotor_router::http::FAULTS_PATH
+        );
+        Arc::new(ApiFaults::default())
+    });
+    let options = ServerOptions { metrics, faults };
+    rotor_router::serve(listener, backend, options, shutdown).await?;
     Ok(())
 }
 

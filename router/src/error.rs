@@ -35,12 +35,17 @@ pub enum ApiError {
     ProvisionedThroughputExceeded(String),
     #[error("{0}")]
     Throttling(String),
+    #[error("{0}")]
+    RequestLimitExceeded(String),
     /// The cluster could not serve the request in time; the client should retry.
     #[error("{0}")]
     ServiceUnavailable(String),
     /// A bug or an engine fault; details are logged, not sent.
     #[error("{0}")]
     Internal(String),
+    /// An InternalServerError made by fault injection (`--fault-injection`), not a bug.
+    #[error("{0}")]
+    InjectedInternal(String),
 }
 
 impl From<ModelError> for ApiError {
@@ -74,14 +79,15 @@ impl ApiError {
             ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
             ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
             ApiError::Throttling(_) => "ThrottlingException",
+            ApiError::RequestLimitExceeded(_) => "RequestLimitExceeded",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailableException",
-            ApiError::Internal(_) => "InternalServerError",
+            ApiError::Internal(_) | ApiError::InjectedInternal(_) => "InternalServerError",
         }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::Internal(_) => 500,
+            ApiError::Internal(_) | ApiError::InjectedInternal(_) => 500,
             ApiError::ServiceUnavailable(_) => 503,
             ApiError::RequestTooLarge(_) => 413,
             _ => 400,

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::backend::Backend;
 use crate::error::ApiError;
+use crate::faults::{ApiFaultRule, ApiFaults};
 use crate::operation::Operation;
 use crate::ops;
 
@@ -32,6 +33,9 @@ pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct ServerOptions {
     pub metrics: Option<MetricsRender>,
+    /// Fault injection (`--fault-injection`): when set, every API call passes through it
+    /// and `/_rotor/faults` controls it.
+    pub faults: Option<Arc<ApiFaults>>,
 }
 
 struct AppState<B> {
@@ -46,15 +50,20 @@ pub async fn serve<B: Backend>(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let faults = options.faults.clone();
     let state = Arc::new(AppState { backend, options });
-    let app = Router::new()
+    let mut app = Router::new()
         .route(
             "/",
             post(handle_api::<B>).get(|| async { "healthy: rotor\n" }),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
-        .route("/metrics", get(handle_metrics::<B>))
+        .route("/metrics", get(handle_metrics::<B>));
+    if let Some(faults) = faults {
+        app = app.route(FAULTS_PATH, fault_control(faults));
+    }
+    let app = app
         // DynamoDB serves its API on any path.
         .fallback(post(handle_api::<B>))
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -66,6 +75,40 @@ pub async fn serve<B: Backend>(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Where fault injection is controlled, on the API port, when it is enabled.
+pub const FAULTS_PATH: &str = "/_rotor/faults";
+
+/// GET shows the rule, PUT replaces it (JSON, see [`ApiFaultRule`]), DELETE clears it.
+fn fault_control<S: Clone + Send + Sync + 'static>(
+    faults: Arc<ApiFaults>,
+) -> axum::routing::MethodRouter<S> {
+    let show = faults.clone();
+    let replace = faults.clone();
+    get(move || async move { rule_json(&show.rule()) })
+        .put(move |body: Bytes| async move {
+            let rule: ApiFaultRule = match serde_json::from_slice(&body) {
+                Ok(rule) => rule,
+                Err(e) => {
+                    return (StatusCode::BAD_REQUEST, format!("not a fault rule: {e}\n"))
+                        .into_response()
+                }
+            };
+            match replace.set(rule) {
+                Ok(()) => rule_json(&replace.rule()),
+                Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+            }
+        })
+        .delete(move || async move {
+            faults.clear();
+            "cleared\n"
+        })
+}
+
+fn rule_json(rule: &ApiFaultRule) -> Response {
+    let body = serde_json::to_string_pretty(rule).unwrap_or_default() + "\n";
+    ([("content-type", "application/json")], body).into_response()
 }
 
 async fn handle_metrics<B: Backend>(State(state): State<Arc<AppState<B>>>) -> Response {
@@ -92,6 +135,9 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
                 ApiError::RequestTooLarge(format!("Request size exceeded {MAX_BODY_BYTES} bytes"))
             })?;
         let json = parse_body(&body)?;
+        if let Some(faults) = &state.options.faults {
+            faults.before_call(op.name()).await?;
+        }
         ops::dispatch(state.backend.as_ref(), op, &json).await
     }
     .instrument(span.clone())
@@ -110,6 +156,7 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
             let _enter = span.enter();
             match &err {
                 ApiError::Internal(m) => tracing::error!(error = %m, "internal error"),
+                ApiError::InjectedInternal(_) => {}
                 ApiError::ServiceUnavailable(m) => tracing::warn!(error = %m, "unavailable"),
                 other => tracing::debug!(error = %other, code = other.code(), "client error"),
             }

@@ -7,6 +7,7 @@
 //!     ops/*      one file per family: validate, parse expressions, route, answer
 //!     backend    the cluster as the router sees it (tables, partitions, reads, writes)
 //!     cluster    that backend over gRPC to storage nodes: map watch, leaders, retries
+//!     faults     injected errors and latency (--fault-injection), for retry tests
 //!     error      every failure mapped once to DynamoDB's error type and status
 //! ```
 
@@ -14,6 +15,7 @@ pub mod backend;
 pub mod capacity;
 pub mod cluster;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod operation;
 pub mod ops;

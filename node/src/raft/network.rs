@@ -21,11 +21,14 @@ use serde::{de::DeserializeOwned, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
 use super::{NodeId, TypeConfig};
+use crate::faults::{PeerFaults, Verdict};
 
-/// One lazily connected gRPC channel per peer address, shared by all groups.
+/// One lazily connected gRPC channel per peer address, shared by all groups, and the
+/// faults injected on the links (none unless `--fault-injection`).
 #[derive(Default)]
 pub struct Peers {
     channels: Mutex<HashMap<String, Channel>>,
+    pub faults: Arc<PeerFaults>,
 }
 
 impl Peers {
@@ -59,6 +62,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             group: self.group,
             target,
             channel: self.peers.channel(&node.addr).map_err(|e| e.to_string()),
+            faults: self.peers.faults.clone(),
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct PeerConnection {
     group: u64,
     target: NodeId,
     channel: Result<Channel, String>,
+    faults: Arc<PeerFaults>,
 }
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
@@ -83,6 +88,10 @@ impl PeerConnection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
+        if self.faults.before_send(self.target).await == Verdict::Drop {
+            let err = std::io::Error::other("dropped by fault injection");
+            return Err(RPCError::Unreachable(Unreachable::new(&err)));
+        }
         let channel = self
             .channel
             .clone()
