@@ -130,6 +130,9 @@ pub struct Host {
     config: Arc<openraft::Config>,
     snapshot_dir: PathBuf,
     groups: RwLock<HashMap<u64, Arc<PartitionGroup>>>,
+    /// On the metadata leader: the map epoch at which each partition group's voters
+    /// were last confirmed to match its listed replicas.
+    verified: parking_lot::Mutex<HashMap<u64, u64>>,
     /// The node found cluster state on disk when it opened.
     restarted: bool,
 }
@@ -190,6 +193,7 @@ impl Host {
             config,
             snapshot_dir,
             groups: RwLock::new(HashMap::new()),
+            verified: parking_lot::Mutex::new(HashMap::new()),
             restarted,
         }))
     }
@@ -647,7 +651,23 @@ impl Host {
                 let p = p as u32;
                 let group = partition_group(entry.def.id, p);
                 let desired = ring.replicas(group);
-                if desired.is_empty() || info.replicas == desired {
+                if desired.is_empty() {
+                    continue;
+                }
+                if info.replicas == desired {
+                    // The map says this partition sits where it should. Once per change
+                    // of its replicas, make sure its group's voters say so too: a move
+                    // whose first step listed exactly the desired replicas (a table made
+                    // before the other nodes joined) still needs its membership change.
+                    if self.verified.lock().get(&group) == Some(&info.epoch) {
+                        continue;
+                    }
+                    if self
+                        .ask_leader_to_change(&map, entry.def.id, p, info, &desired)
+                        .await
+                    {
+                        self.verified.lock().insert(group, info.epoch);
+                    }
                     continue;
                 }
                 let table = entry.def.name.as_str();
@@ -672,40 +692,9 @@ impl Host {
                 }
                 // Step 2: the group's leader adds the new members and drops the old.
                 let started = std::time::Instant::now();
-                let mut done = false;
-                let mut candidates = info.replicas.clone();
-                while let Some(node) = candidates.first().copied() {
-                    candidates.remove(0);
-                    let Some(addr) = map.node_addr(node) else {
-                        continue;
-                    };
-                    let Ok(channel) = self.peers.channel(addr) else {
-                        continue;
-                    };
-                    // Bounded: a new replica that never catches up (its node died) must not
-                    // stall every other move; the step is retried on a later tick.
-                    let mut request = tonic::Request::new(rotor_proto::v1::ChangeReplicasRequest {
-                        table_id: entry.def.id,
-                        partition: p,
-                        voters: desired.clone(),
-                    });
-                    request.set_timeout(MOVE_STEP_TIMEOUT);
-                    let reply = ClusterClient::new(channel).change_replicas(request).await;
-                    match reply {
-                        Ok(r) if r.get_ref().done => {
-                            done = true;
-                            break;
-                        }
-                        Ok(r) => {
-                            let hint = r.get_ref().leader_hint;
-                            if hint != 0 && candidates.contains(&hint) {
-                                candidates.retain(|c| *c != hint);
-                                candidates.insert(0, hint);
-                            }
-                        }
-                        Err(e) => tracing::debug!(node, "change replicas: {}", e.message()),
-                    }
-                }
+                let done = self
+                    .ask_leader_to_change(&map, entry.def.id, p, info, &desired)
+                    .await;
                 if !done {
                     anyhow::bail!(
                         "no leader of {table} partition {p} accepted the replica change yet"
@@ -724,6 +713,49 @@ impl Host {
             }
         }
         Ok(false)
+    }
+
+    /// Asks the leader of a partition's group (found among its listed replicas) to make
+    /// `desired` its voters; true once it has.
+    async fn ask_leader_to_change(
+        &self,
+        map: &ClusterMap,
+        table_id: u32,
+        p: u32,
+        info: &PartitionInfo,
+        desired: &[NodeId],
+    ) -> bool {
+        let mut candidates = info.replicas.clone();
+        while let Some(node) = candidates.first().copied() {
+            candidates.remove(0);
+            let Some(addr) = map.node_addr(node) else {
+                continue;
+            };
+            let Ok(channel) = self.peers.channel(addr) else {
+                continue;
+            };
+            // Bounded: a new replica that never catches up (its node died) must not
+            // stall every other move; the step is retried on a later tick.
+            let mut request = tonic::Request::new(rotor_proto::v1::ChangeReplicasRequest {
+                table_id,
+                partition: p,
+                voters: desired.to_vec(),
+            });
+            request.set_timeout(MOVE_STEP_TIMEOUT);
+            let reply = ClusterClient::new(channel).change_replicas(request).await;
+            match reply {
+                Ok(r) if r.get_ref().done => return true,
+                Ok(r) => {
+                    let hint = r.get_ref().leader_hint;
+                    if hint != 0 && candidates.contains(&hint) {
+                        candidates.retain(|c| *c != hint);
+                        candidates.insert(0, hint);
+                    }
+                }
+                Err(e) => tracing::debug!(node, "change replicas: {}", e.message()),
+            }
+        }
+        false
     }
 
     /// Starts logging the metadata group's leader changes.

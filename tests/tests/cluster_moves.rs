@@ -190,3 +190,63 @@ async fn partitions_move_on_join_and_drain_under_write_load() {
         }
     }
 }
+
+/// Found by the chaos suite (`rotor-chaos scenarios --faults kill-leader`, seed 1): a
+/// table created while the cluster had one node listed three replicas once two more
+/// joined, but its groups kept that one node as their only voter, so killing it made the
+/// partitions unavailable (and their data had one copy). Every group must end with the
+/// three voters the map lists, and survive the loss of the first node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_made_on_one_node_is_replicated_once_others_join() {
+    let mut cluster = Cluster::start(1, &[], &[]);
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 5);
+    create_table(&client, "early_table", false).await;
+    for i in 0..20 {
+        client
+            .put_item()
+            .table_name("early_table")
+            .item("pk", AV::S(format!("k{i}")))
+            .send()
+            .await
+            .expect("put on the one-node cluster");
+    }
+    cluster.add_node();
+    cluster.add_node();
+    let (map, _) = wait_settled(&cluster, "two joins", Duration::from_secs(60)).await;
+    let table_groups: Vec<u64> = map
+        .tables
+        .values()
+        .flat_map(|t| (0..t.partitions.len() as u32).map(|p| partition_group(t.def.id, p)))
+        .collect();
+    let started = Instant::now();
+    loop {
+        let status = cluster.status(1).await.expect("status of node 1");
+        let short: Vec<String> = status
+            .groups
+            .iter()
+            .filter(|g| table_groups.contains(&g.group) && g.voters.len() != 3)
+            .map(|g| format!("group {:x}: voters {:?}", g.group, g.voters))
+            .collect();
+        if short.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "groups without three voters: {short:?}\n{}",
+            cluster.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster.kill_node(1);
+    for i in 0..20 {
+        let got = client
+            .get_item()
+            .table_name("early_table")
+            .key("pk", AV::S(format!("k{i}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("strongly consistent read without node 1");
+        assert!(got.item.is_some(), "k{i} lost with node 1");
+    }
+}
