@@ -10,9 +10,11 @@ use tracing_subscriber::EnvFilter;
 /// Installs the log subscriber: `filter` (e.g. `info`, `rotor=debug`) unless `RUST_LOG` is set.
 pub fn init_logging(filter: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    // Colours only on a terminal: a log file or a pipe gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .try_init();
 }
 

@@ -1,0 +1,220 @@
+//! `rotor-chaos`: runs Rotor on test hosts (network namespaces) under faults while a
+//! workload records a history, then checks it (linearizability, lost writes, counters,
+//! availability) and prints a report. Needs root, `ip` and `nft`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rotor_chaos::checker::{check, CheckOptions};
+use rotor_chaos::cluster::ClusterSpec;
+use rotor_chaos::history::History;
+use rotor_chaos::report::{Report, Suite};
+use rotor_chaos::scenario::{self, FaultKind, RunConfig};
+use rotor_chaos::workload::WorkloadConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "rotor-chaos",
+    version,
+    about = "Break a Rotor cluster on purpose and prove nothing was lost"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One scenario per fault, each on a fresh cluster: normal load, the fault, heal,
+    /// then the check. The short set the test suite runs.
+    Scenarios {
+        /// Faults to run (default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        faults: Vec<FaultKind>,
+        /// Seconds each fault lasts before it is healed.
+        #[arg(long, default_value_t = 5)]
+        hold_secs: u64,
+        /// Seconds of normal load before the fault.
+        #[arg(long, default_value_t = 2)]
+        quiet_secs: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A longer run: random faults one after another on one cluster, reproducible from
+    /// the seed.
+    Soak {
+        /// Seconds of faults (about; the last fault is completed).
+        #[arg(long, default_value_t = 300)]
+        duration: u64,
+        /// Faults to choose from (default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        faults: Vec<FaultKind>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Checks a history written by an earlier run and prints its report.
+    Check {
+        /// A `history.jsonl` from a run's output directory.
+        history: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Seed of the workload's choices and of the soak's fault schedule.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Storage nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Routers (clients move to the next when one does not answer).
+    #[arg(long, default_value_t = 2)]
+    routers: usize,
+    /// Partitions of the workload's table.
+    #[arg(long, default_value_t = 4)]
+    partitions: u32,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: u32,
+    /// Register keys (PutItem, compare-and-set UpdateItem, DeleteItem, GetItem).
+    #[arg(long, default_value_t = 6)]
+    register_keys: u32,
+    /// Counter keys (UpdateItem ADD, GetItem).
+    #[arg(long, default_value_t = 2)]
+    counter_keys: u32,
+    /// Milliseconds each client waits between requests.
+    #[arg(long, default_value_t = 10)]
+    pause_ms: u64,
+    /// Size of each node's disk (a tmpfs), MiB.
+    #[arg(long, default_value_t = 256)]
+    disk_mib: u64,
+    /// Where histories, reports and process logs go (one directory per scenario).
+    #[arg(long, default_value = "chaos-out")]
+    out: PathBuf,
+    /// Also write the combined report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The rotor binary (default: `rotor` next to this program).
+    #[arg(long, env = "ROTOR_BIN")]
+    rotor_bin: Option<PathBuf>,
+    /// Third byte of the test subnet 10.231.X.0/24 (change it to run two suites at once).
+    #[arg(long, default_value_t = 1)]
+    subnet: u8,
+}
+
+impl Common {
+    fn config(&self) -> anyhow::Result<RunConfig> {
+        let rotor_bin = match &self.rotor_bin {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .context("no directory for this program")?
+                .join("rotor"),
+        };
+        if !rotor_bin.exists() {
+            anyhow::bail!(
+                "{} does not exist: build it (`cargo build --workspace`) or pass --rotor-bin",
+                rotor_bin.display()
+            );
+        }
+        Ok(RunConfig {
+            spec: ClusterSpec {
+                nodes: self.nodes.max(3),
+                routers: self.routers.max(1),
+                partitions: self.partitions.max(1),
+                disk_mib: self.disk_mib.max(64),
+                rotor_bin,
+            },
+            workload: WorkloadConfig {
+                clients: self.clients.max(1),
+                register_keys: self.register_keys,
+                counter_keys: self.counter_keys,
+                pause: Duration::from_millis(self.pause_ms),
+                request_timeout: Duration::from_secs(5),
+                seed: self.seed,
+            },
+            cooldown: Duration::from_secs(4),
+            out_dir: std::path::absolute(&self.out)?,
+            prefix: format!("rc{}", self.subnet),
+            subnet: self.subnet,
+        })
+    }
+}
+
+fn finish(suite: &Suite, json: Option<&PathBuf>) -> anyhow::Result<bool> {
+    println!("{}", suite.to_table());
+    if let Some(path) = json {
+        std::fs::write(path, suite.to_json())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(suite.passed)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { history } => History::load(&history)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", history.display()))
+            .map(|h| {
+                let checked = check(&h, &CheckOptions::default());
+                let report = Report::new(&history.display().to_string(), &h, &checked);
+                println!("{}", report.to_table());
+                report.passed
+            }),
+        Command::Scenarios {
+            faults,
+            hold_secs,
+            quiet_secs,
+            common,
+        } => (|| {
+            let config = common.config()?;
+            let faults = if faults.is_empty() {
+                FaultKind::all()
+            } else {
+                faults
+            };
+            let net = scenario::make_net(&config)?;
+            let rt = scenario::client_runtime(&net)?;
+            let suite = rt.block_on(scenario::run_scenarios(
+                &net,
+                &config,
+                &faults,
+                Duration::from_secs(quiet_secs),
+                Duration::from_secs(hold_secs),
+            ))?;
+            finish(&suite, common.json.as_ref())
+        })(),
+        Command::Soak {
+            duration,
+            faults,
+            common,
+        } => (|| {
+            let config = common.config()?;
+            let faults = if faults.is_empty() {
+                FaultKind::all()
+            } else {
+                faults
+            };
+            let schedule =
+                scenario::soak_schedule(common.seed, Duration::from_secs(duration), &faults);
+            let net = scenario::make_net(&config)?;
+            let rt = scenario::client_runtime(&net)?;
+            let name = format!("soak-seed-{}", common.seed);
+            let report = rt.block_on(scenario::run_schedule(&name, &net, &config, &schedule))?;
+            finish(&Suite::new(vec![report]), common.json.as_ref())
+        })(),
+    };
+    match result {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("rotor-chaos: violations found (see the report above)");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("rotor-chaos: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
