@@ -302,19 +302,29 @@ async fn heal(undo: Undo, cluster: &mut Cluster, net: &Net) -> anyhow::Result<()
     }
 }
 
-/// Writes `rotor admin status` as the live nodes see it (for reading after a run).
+/// Writes `rotor admin status` as each live node sees it (for reading after a run);
+/// each asked at once and given 3 s, since a paused node never answers.
 fn save_status(cluster: &Cluster, net: &Net, path: &std::path::Path) {
     let Ok(client) = net.host("client") else {
         return;
     };
+    let asks: Vec<_> = (1..=cluster.spec.nodes)
+        .filter_map(|id| {
+            std::process::Command::new("timeout")
+                .args(["3", "ip", "netns", "exec", &client.ns])
+                .arg(&cluster.spec.rotor_bin)
+                .args(["admin", "--node", &cluster.node_grpc(id), "status"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .ok()
+                .map(|child| (id, child))
+        })
+        .collect();
     let mut text = String::new();
-    for id in 1..=cluster.spec.nodes {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", &client.ns])
-            .arg(&cluster.spec.rotor_bin)
-            .args(["admin", "--node", &cluster.node_grpc(id), "status"])
-            .output();
-        if let Ok(out) = out {
+    for (id, child) in asks {
+        if let Ok(out) = child.wait_with_output() {
             text.push_str(&format!(
                 "==== asked node {id}\n{}{}\n",
                 String::from_utf8_lossy(&out.stdout),
