@@ -353,7 +353,14 @@ pub fn check(history: &History, options: &CheckOptions) -> CheckResult {
             Some(f.end_ns),
             &inside,
         );
-        w.recovery_ns = recovery_ns(&history.ops, f, options);
+        // The next fault ends this one's recovery window (in a soak they follow closely).
+        let next_start = history
+            .faults
+            .iter()
+            .map(|g| g.start_ns)
+            .filter(|&s| s > f.start_ns)
+            .min();
+        w.recovery_ns = recovery_ns(&history.ops, f, options, next_start);
         windows.push(w);
     }
     for w in &mut windows {
@@ -637,10 +644,19 @@ fn window_stats(
 }
 
 /// With s_0 = start and s_1 < s_2 < ... the completion times of successful
-/// non-final ops in [start, end + grace]: s_i - start for the last i with
-/// s_i - s_{i-1} > gap; 0 if there is no such gap; None if no success.
-fn recovery_ns(ops: &[Op], f: &FaultWindow, options: &CheckOptions) -> Option<u64> {
-    let horizon = f.end_ns.saturating_add(options.recovery_grace_ns);
+/// non-final ops in [start, end + grace] (cut at `next_start`, the next fault's start):
+/// s_i - start for the last i with s_i - s_{i-1} > gap; 0 if there is no such gap;
+/// None if no success.
+fn recovery_ns(
+    ops: &[Op],
+    f: &FaultWindow,
+    options: &CheckOptions,
+    next_start: Option<u64>,
+) -> Option<u64> {
+    let horizon = f
+        .end_ns
+        .saturating_add(options.recovery_grace_ns)
+        .min(next_start.unwrap_or(u64::MAX));
     let mut times: Vec<u64> = ops
         .iter()
         .filter(|o| !o.is_final && o.outcome.is_success())
@@ -666,6 +682,29 @@ fn recovery_ns(ops: &[Op], f: &FaultWindow, options: &CheckOptions) -> Option<u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn recovery_ns_alone(ops: &[Op], f: &FaultWindow, options: &CheckOptions) -> Option<u64> {
+        recovery_ns(ops, f, options, None)
+    }
+
+    #[test]
+    fn the_next_fault_ends_the_recovery_window() {
+        let f = FaultWindow {
+            kind: "k".into(),
+            target: "t".into(),
+            start_ns: 0,
+            end_ns: 2 * S,
+        };
+        let mut b = B::new();
+        // Steady successes until 4 s, then a gap caused by the next fault (at 5 s).
+        for i in 0..40 {
+            b.put("r1", i + 1, i * 100 * MS, i * 100 * MS + MS);
+        }
+        b.put("r1", 99, 8 * S, 8 * S + MS);
+        let opts = CheckOptions::default();
+        assert_eq!(recovery_ns(&b.ops, &f, &opts, Some(5 * S)), Some(0));
+        assert_eq!(recovery_ns(&b.ops, &f, &opts, None), Some(8 * S + MS));
+    }
 
     const MS: u64 = 1_000_000;
     const S: u64 = 1_000_000_000;
@@ -1077,13 +1116,13 @@ mod tests {
                 .collect()
         };
         // No success in range: never.
-        assert_eq!(recovery_ns(&mk(&[S, 30 * S]), &f, &opts), None);
+        assert_eq!(recovery_ns_alone(&mk(&[S, 30 * S]), &f, &opts), None);
         // No gap at all: 0.
         let steady: Vec<u64> = (0..40).map(|i| 10 * S + i * 100 * MS).collect();
-        assert_eq!(recovery_ns(&mk(&steady), &f, &opts), Some(0));
+        assert_eq!(recovery_ns_alone(&mk(&steady), &f, &opts), Some(0));
         // First success 2 s after the start, then steady: 2 s.
         let late: Vec<u64> = (0..40).map(|i| 12 * S + i * 100 * MS).collect();
-        assert_eq!(recovery_ns(&mk(&late), &f, &opts), Some(2 * S));
+        assert_eq!(recovery_ns_alone(&mk(&late), &f, &opts), Some(2 * S));
     }
 
     #[test]
