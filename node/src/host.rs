@@ -338,14 +338,7 @@ impl Host {
                 addr: addr.clone(),
             })
             .await?;
-        let voters: BTreeSet<NodeId> = self
-            .meta
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .collect();
+        let voters = self.meta_voters();
         if voters.len() < 3 && !voters.contains(&id) {
             let mut next = voters.clone();
             next.insert(id);
@@ -610,17 +603,21 @@ impl Host {
         }
     }
 
-    /// Keeps the metadata group's voters on up to three active nodes: a draining voter
-    /// hands its vote to an active learner (it stays a learner, following the map).
-    async fn rebalance_metadata(&self, map: &ClusterMap) -> anyhow::Result<()> {
-        let voters: BTreeSet<NodeId> = self
-            .meta
+    /// The metadata group's voters, as this node last saw them.
+    fn meta_voters(&self) -> BTreeSet<NodeId> {
+        self.meta
             .metrics()
             .borrow()
             .membership_config
             .membership()
             .voter_ids()
-            .collect();
+            .collect()
+    }
+
+    /// Keeps the metadata group's voters on up to three active nodes: a draining voter
+    /// hands its vote to an active learner (it stays a learner, following the map).
+    async fn rebalance_metadata(&self, map: &ClusterMap) -> anyhow::Result<()> {
+        let voters = self.meta_voters();
         let active = |n: &NodeId| {
             map.nodes
                 .get(n)

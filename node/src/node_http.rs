@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rotor_router::http::MetricsRender;
+use rotor_router::http::{pretty_json, MetricsRender};
 
 use crate::faults::PeerFaultRules;
 use crate::host::Host;
@@ -42,13 +42,8 @@ pub async fn serve(
     Ok(())
 }
 
-fn rules_json(rules: &PeerFaultRules) -> Response {
-    let body = serde_json::to_string_pretty(rules).unwrap_or_default() + "\n";
-    ([("content-type", "application/json")], body).into_response()
-}
-
 async fn show_faults(State(state): State<Arc<HttpState>>) -> Response {
-    rules_json(&state.host.peers.faults.rules())
+    pretty_json(&state.host.peers.faults.rules())
 }
 
 async fn set_faults(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
@@ -64,7 +59,7 @@ async fn set_faults(State(state): State<Arc<HttpState>>, body: Bytes) -> Respons
     };
     let faults = &state.host.peers.faults;
     match faults.set(rules) {
-        Ok(()) => rules_json(&faults.rules()),
+        Ok(()) => pretty_json(&faults.rules()),
         Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     }
 }

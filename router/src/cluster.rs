@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +83,8 @@ pub struct ClusterBackend {
     /// until when requests avoid them while another replica can serve: a paused or cut
     /// off node must not hold every request for a whole call timeout.
     suspects: Mutex<HashMap<NodeId, Instant>>,
+    /// Whether `suspects` may hold anyone: requests take no lock while it is false.
+    any_suspect: AtomicBool,
     watcher: AbortHandle,
 }
 
@@ -113,6 +115,7 @@ impl ClusterBackend {
             written: Mutex::new(HashMap::new()),
             next_replica: AtomicUsize::new(0),
             suspects: Mutex::new(HashMap::new()),
+            any_suspect: AtomicBool::new(false),
             watcher,
         })
     }
@@ -257,28 +260,31 @@ impl ClusterBackend {
     }
 
     fn is_suspect(&self, node: NodeId) -> bool {
-        let mut suspects = self.suspects.lock();
-        match suspects.get(&node) {
-            Some(until) if *until > Instant::now() => true,
-            Some(_) => {
-                suspects.remove(&node);
-                false
-            }
-            None => false,
+        if !self.any_suspect.load(Ordering::Acquire) {
+            return false;
         }
+        let mut suspects = self.suspects.lock();
+        let now = Instant::now();
+        suspects.retain(|_, until| *until > now);
+        self.any_suspect
+            .store(!suspects.is_empty(), Ordering::Release);
+        suspects.contains_key(&node)
     }
 
     fn suspect(&self, node: NodeId) {
-        self.suspects
-            .lock()
-            .insert(node, Instant::now() + SUSPECT_FOR);
+        let mut suspects = self.suspects.lock();
+        suspects.insert(node, Instant::now() + SUSPECT_FOR);
+        self.any_suspect.store(true, Ordering::Release);
     }
 
     fn clear_suspect(&self, node: NodeId) {
-        let mut suspects = self.suspects.lock();
-        if !suspects.is_empty() {
-            suspects.remove(&node);
+        if !self.any_suspect.load(Ordering::Acquire) {
+            return;
         }
+        let mut suspects = self.suspects.lock();
+        suspects.remove(&node);
+        self.any_suspect
+            .store(!suspects.is_empty(), Ordering::Release);
     }
 
     /// The replica at `turn` or the first after it that is not suspect (all suspect:

@@ -86,7 +86,7 @@ fn fault_control<S: Clone + Send + Sync + 'static>(
 ) -> axum::routing::MethodRouter<S> {
     let show = faults.clone();
     let replace = faults.clone();
-    get(move || async move { rule_json(&show.rule()) })
+    get(move || async move { pretty_json(&show.rule()) })
         .put(move |body: Bytes| async move {
             let rule: ApiFaultRule = match serde_json::from_slice(&body) {
                 Ok(rule) => rule,
@@ -96,7 +96,7 @@ fn fault_control<S: Clone + Send + Sync + 'static>(
                 }
             };
             match replace.set(rule) {
-                Ok(()) => rule_json(&replace.rule()),
+                Ok(()) => pretty_json(&replace.rule()),
                 Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
             }
         })
@@ -106,8 +106,9 @@ fn fault_control<S: Clone + Send + Sync + 'static>(
         })
 }
 
-fn rule_json(rule: &ApiFaultRule) -> Response {
-    let body = serde_json::to_string_pretty(rule).unwrap_or_default() + "\n";
+/// A value as a pretty JSON response (the fault-control endpoints of routers and nodes).
+pub fn pretty_json(value: &impl serde::Serialize) -> Response {
+    let body = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
     ([("content-type", "application/json")], body).into_response()
 }
 

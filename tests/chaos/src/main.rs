@@ -66,12 +66,12 @@ struct Common {
     /// Seed of the workload's choices and of the soak's fault schedule.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Storage nodes.
-    #[arg(long, default_value_t = 3)]
+    /// Storage nodes (3 to 99: each gets an address below the routers').
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(3..=99))]
     nodes: u64,
     /// Routers (clients move to the next when one does not answer).
-    #[arg(long, default_value_t = 2)]
-    routers: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=99))]
+    routers: u64,
     /// Partitions of the workload's table.
     #[arg(long, default_value_t = 4)]
     partitions: u32,
@@ -121,8 +121,8 @@ impl Common {
         }
         Ok(RunConfig {
             spec: ClusterSpec {
-                nodes: self.nodes.max(3),
-                routers: self.routers.max(1),
+                nodes: self.nodes,
+                routers: self.routers as usize,
                 partitions: self.partitions.max(1),
                 disk_mib: self.disk_mib.max(64),
                 rotor_bin,
@@ -140,6 +140,15 @@ impl Common {
             prefix: format!("rc{}", self.subnet),
             subnet: self.subnet,
         })
+    }
+}
+
+/// The faults asked for, or every kind when none was named.
+fn or_all(faults: Vec<FaultKind>) -> Vec<FaultKind> {
+    if faults.is_empty() {
+        FaultKind::all()
+    } else {
+        faults
     }
 }
 
@@ -170,11 +179,7 @@ fn main() {
             common,
         } => (|| {
             let config = common.config()?;
-            let faults = if faults.is_empty() {
-                FaultKind::all()
-            } else {
-                faults
-            };
+            let faults = or_all(faults);
             let net = scenario::make_net(&config)?;
             let rt = scenario::client_runtime(&net)?;
             let suite = rt.block_on(scenario::run_scenarios(
@@ -192,11 +197,7 @@ fn main() {
             common,
         } => (|| {
             let config = common.config()?;
-            let faults = if faults.is_empty() {
-                FaultKind::all()
-            } else {
-                faults
-            };
+            let faults = or_all(faults);
             let schedule =
                 scenario::soak_schedule(common.seed, Duration::from_secs(duration), &faults);
             let net = scenario::make_net(&config)?;

@@ -157,17 +157,15 @@ async fn set_node_faults(cluster: &Cluster, id: u64, rules: &str) -> anyhow::Res
     let addr = cluster.node_http(id);
     let body = rules.to_owned();
     let (status, text) =
-        on_client(async move { cluster::http(&addr, "PUT", rotor_faults_path(), &body).await })
-            .await??;
+        on_client(async move { cluster::http(&addr, "PUT", FAULTS_PATH, &body).await }).await??;
     if status != 200 {
         anyhow::bail!("node {id} refused the fault rules ({status}): {text}");
     }
     Ok(())
 }
 
-fn rotor_faults_path() -> &'static str {
-    "/_rotor/faults"
-}
+/// Where routers and nodes take fault-injection rules (`--fault-injection`).
+const FAULTS_PATH: &str = "/_rotor/faults";
 
 /// Injects `fault`; returns the target's description and what the heal must undo.
 async fn inject(
@@ -288,10 +286,8 @@ async fn heal(undo: Undo, cluster: &mut Cluster, net: &Net) -> anyhow::Result<()
         Undo::NodeFaults(ids) => {
             for id in ids {
                 let addr = cluster.node_http(id);
-                on_client(
-                    async move { cluster::http(&addr, "DELETE", rotor_faults_path(), "").await },
-                )
-                .await??;
+                on_client(async move { cluster::http(&addr, "DELETE", FAULTS_PATH, "").await })
+                    .await??;
             }
             Ok(())
         }
