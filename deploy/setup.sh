@@ -4,10 +4,15 @@
 # nftables (test hosts in network namespaces). Debian/Ubuntu; idempotent; quiet when done.
 set -euo pipefail
 
+# libclang itself (libclang.so or libclang-N.so), not libclang-cpp, which some base
+# images carry without it.
 have_libclang() {
-    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null \
-        || compgen -G "/usr/lib/x86_64-linux-gnu/libclang*.so*" >/dev/null \
-        || compgen -G "/usr/lib/aarch64-linux-gnu/libclang*.so*" >/dev/null
+    local dir
+    for dir in /usr/lib/llvm-*/lib /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu; do
+        compgen -G "$dir/libclang.so*" >/dev/null && return 0
+        compgen -G "$dir/libclang-[0-9]*.so*" >/dev/null && return 0
+    done
+    return 1
 }
 
 if ! have_libclang; then
