@@ -8,7 +8,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use rotor_model::cluster::{partition_group, ClusterMap, NodeState, META_GROUP};
 use rotor_proto::v1::cluster_client::ClusterClient;
-use rotor_proto::v1::{GroupStatus, StatusReply, StatusRequest, WatchRequest};
+use rotor_proto::v1::{GroupStatus, PartitionLoadView, StatusReply, StatusRequest, WatchRequest};
 use tonic::transport::Endpoint;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -22,7 +22,8 @@ pub struct AdminArgs {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum AdminCommand {
-    /// Nodes, the metadata group, and every partition with its replicas and leader.
+    /// Nodes, the metadata group, and every partition with its replicas, leader, token
+    /// range and load, then the autoscaler's latest splits and moves.
     Status,
     /// Move every partition off a node (before removing it); watch with `status`.
     Drain {
@@ -173,13 +174,30 @@ pub fn render_status(
         out,
         "\nmetadata group: leader {meta_leader} (term {meta_term}), voters {meta_voters:?}"
     );
+    let autoscaler = statuses
+        .values()
+        .filter_map(|s| s.as_ref().ok())
+        .find(|s| !s.loads.is_empty() || !s.autoscaler_events.is_empty());
+    let loads: HashMap<(u32, u32), &PartitionLoadView> = autoscaler
+        .map(|s| {
+            s.loads
+                .iter()
+                .map(|l| ((l.table_id, l.partition), l))
+                .collect()
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n{:<24} {:<10} {:<12} {:<7} {:<6} APPLIED INDEX PER REPLICA",
-        "TABLE", "PARTITION", "REPLICAS", "LEADER", "TERM"
+        "\n{:<24} {:<10} {:<12} {:<7} {:<6} {:<41} {:<24} APPLIED INDEX PER REPLICA",
+        "TABLE", "PARTITION", "REPLICAS", "LEADER", "TERM", "TOKENS", "LOAD (RCU/s WCU/s UTIL)"
     );
     for entry in map.tables.values() {
-        for (p, info) in entry.partitions.iter().enumerate() {
+        // In token order, so the ranges read as the table's layout.
+        for span in entry.def.spans() {
+            let p = span.partition as usize;
+            let Some(info) = entry.partitions.get(p) else {
+                continue;
+            };
             let group = partition_group(entry.def.id, p as u32);
             let (leader, term) = leader_of(group, &info.replicas);
             let applied: Vec<String> = info
@@ -191,13 +209,52 @@ pub fn render_status(
                 })
                 .collect();
             let replicas: Vec<String> = info.replicas.iter().map(u64::to_string).collect();
+            let tokens = match entry.def.partition_tokens(p as u32) {
+                Some(r) => format!(
+                    "{:#018x}..{}",
+                    r.start,
+                    r.end.map_or("end".to_owned(), |e| format!("{e:#018x}"))
+                ),
+                None => "-".into(),
+            };
+            let load = match loads.get(&(entry.def.id, p as u32)) {
+                Some(l) => format!(
+                    "{:.0} {:.0} {:.0}%{}",
+                    l.read_units_per_sec,
+                    l.write_units_per_sec,
+                    l.utilisation * 100.0,
+                    if l.above_target_secs > 0.0 {
+                        format!(" hot {:.0}s", l.above_target_secs)
+                    } else {
+                        String::new()
+                    }
+                ),
+                None => "-".into(),
+            };
+            let mut notes = String::new();
+            if let Some(parent) = info.split_from {
+                let _ = write!(notes, " split from {parent}");
+            }
+            if let Some(pinned) = &info.pinned {
+                if pinned != &info.replicas {
+                    let _ = write!(notes, " moving to {pinned:?}");
+                }
+            }
             let _ = writeln!(
                 out,
-                "{:<24} {p:<10} {:<12} {leader:<7} {term:<6} {}",
+                "{:<24} {p:<10} {:<12} {leader:<7} {term:<6} {tokens:<41} {load:<24} {}{notes}",
                 entry.def.name,
                 replicas.join(","),
                 applied.join(" ")
             );
+        }
+    }
+    if let Some(s) = autoscaler {
+        if !s.autoscaler_events.is_empty() {
+            let _ = writeln!(out, "\nautoscaler (on node {}), latest last:", s.node_id);
+            for e in &s.autoscaler_events {
+                let _ = writeln!(out, "  {e}");
+            }
         }
     }
     out

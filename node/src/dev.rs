@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::host::NodeConfig;
-use crate::node_cmd::{self, RaftArgs};
+use crate::node_cmd::{self, AutoscaleArgs, RaftArgs};
 use crate::router_cmd::{self, RouterArgs};
 use crate::telemetry;
 
@@ -41,6 +41,8 @@ pub struct DevArgs {
     pub fault_injection: bool,
     #[command(flatten)]
     pub raft: RaftArgs,
+    #[command(flatten)]
+    pub autoscale: AutoscaleArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
     #[arg(long, default_value = "info,openraft=off")]
     pub log: String,
@@ -78,6 +80,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             data_dir: args.data_dir.join(format!("node-{id}")),
             join: (id > 1).then(|| first.to_string()),
             raft: args.raft.settings(),
+            autoscale: args.autoscale.config(),
         };
         nodes.push(node_cmd::start(cfg).await.with_context(|| {
             format!(

@@ -25,6 +25,8 @@ use rotor_proto::v1::{JoinRequest, ProposeRequest};
 use rotor_storage::{Engine, GroupLog, Partition};
 use tokio::sync::watch;
 
+use crate::autoscaler::{AutoscaleConfig, Autoscaler};
+use crate::load::Meter;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::{NetworkFactory, Peers};
 use crate::raft::state_machine::{Machine, StateMachine};
@@ -56,6 +58,7 @@ pub struct NodeConfig {
     /// Address of a node of an existing cluster; `None` bootstraps a new cluster.
     pub join: Option<String>,
     pub raft: RaftSettings,
+    pub autoscale: AutoscaleConfig,
 }
 
 /// A partition replica hosted here.
@@ -63,6 +66,12 @@ pub struct PartitionGroup {
     pub raft: Raft,
     pub partition: Arc<Partition>,
     pub table_id: u32,
+    /// What this replica has served (the autoscaler's input).
+    pub meter: Meter,
+    /// The partition's share of the table's capacity limits.
+    pub throttle: crate::throttle::Throttle,
+    /// When the group opened here (Unix ms): tells the autoscaler its counters restarted.
+    pub opened_at_ms: u64,
     opened: std::time::Instant,
     /// The last log index on disk when the group opened: everything this replica had
     /// acknowledged before a restart.
@@ -135,6 +144,13 @@ pub struct Host {
     verified: parking_lot::Mutex<HashMap<u64, u64>>,
     /// The node found cluster state on disk when it opened.
     restarted: bool,
+    /// Wakes the reconciler before its next round (a split was applied here).
+    reconcile_now: Arc<tokio::sync::Notify>,
+    /// Splits applied here (parent group, child partition), for the host to act on.
+    splits_applied: tokio::sync::mpsc::UnboundedSender<(u64, u32)>,
+    splits_rx: parking_lot::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(u64, u32)>>>,
+    /// On the metadata leader: measures partitions and splits the hot and the large.
+    pub autoscaler: Arc<Autoscaler>,
 }
 
 /// Errors of metadata proposals as the API edge needs to tell them apart.
@@ -183,7 +199,12 @@ impl Host {
             sm,
         )
         .await?;
+        let (splits_applied, splits_rx) = tokio::sync::mpsc::unbounded_channel();
         Ok(Arc::new(Host {
+            reconcile_now: Arc::new(tokio::sync::Notify::new()),
+            splits_applied,
+            splits_rx: parking_lot::Mutex::new(Some(splits_rx)),
+            autoscaler: Arc::new(Autoscaler::new(cfg.autoscale.clone())),
             id: cfg.id,
             addr: cfg.advertise.clone(),
             engine,
@@ -229,6 +250,12 @@ impl Host {
         tokio::spawn(async move { host.reconcile_forever().await });
         let host = self.clone();
         tokio::spawn(async move { host.rebalance_forever().await });
+        if let Some(rx) = self.splits_rx.lock().take() {
+            let host = self.clone();
+            tokio::spawn(async move { host.after_splits(rx).await });
+        }
+        let host = self.clone();
+        tokio::spawn(async move { crate::autoscaler::run(host).await });
         Ok(())
     }
 
@@ -295,6 +322,11 @@ impl Host {
                 }
             }
         }
+    }
+
+    /// Whether this node leads the metadata group now.
+    pub fn is_meta_leader(&self) -> bool {
+        self.meta.metrics().borrow().current_leader == Some(self.id)
     }
 
     /// The metadata leader's id and address, when known.
@@ -407,13 +439,18 @@ impl Host {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-            if map_rx.changed().await.is_err() {
-                return;
+            // A new map, a split applied here, or a second: splits in flight need
+            // rounds of their own (the parent's leader proposes, then the child opens).
+            tokio::select! {
+                changed = map_rx.changed() => if changed.is_err() { return },
+                _ = self.reconcile_now.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
     }
 
-    /// Opens the groups the map gives this node and closes the ones it no longer does.
+    /// Opens the groups the map gives this node and closes the ones it no longer does;
+    /// carries splits the map lists into the parents' logs.
     async fn reconcile(&self, map: &ClusterMap) -> anyhow::Result<()> {
         let mut wanted: HashMap<u64, (&TableDef, u32, &PartitionInfo)> = HashMap::new();
         for entry in map.tables.values() {
@@ -432,13 +469,117 @@ impl Host {
                 self.close_group(group, map).await?;
             }
         }
+        self.propose_pending_splits(map).await;
         for (group, (def, p, info)) in wanted {
             if self.groups.read().contains_key(&group) {
                 continue;
             }
+            if !self.split_applied_here(def.id, info) {
+                // The parent's replica here has not applied the split yet: the child's
+                // items are still the parent's (a later round opens it).
+                continue;
+            }
             self.open_group(group, def, p, info, map).await?;
         }
+        self.remove_unhosted_split_halves(map).await?;
         Ok(())
+    }
+
+    /// Whether a split's half may open here: its parent is not hosted here, or the
+    /// parent's replica here has handed the half's tokens over already.
+    fn split_applied_here(&self, table_id: u32, info: &PartitionInfo) -> bool {
+        let Some(parent) = info.split_from else {
+            return true;
+        };
+        match self.group(partition_group(table_id, parent)) {
+            Some(g) => !g.partition.range().contains(info.initial.start),
+            None => true,
+        }
+    }
+
+    /// On the leader of a partition that the map says was split: puts the split into
+    /// the partition's log, the lowest child first (each child's range starts where the
+    /// parent's range ends after the splits before it).
+    async fn propose_pending_splits(&self, map: &ClusterMap) {
+        for entry in map.tables.values() {
+            let mut pending: Vec<(u32, u32, u64)> = entry
+                .partitions
+                .iter()
+                .enumerate()
+                .filter_map(|(child, info)| {
+                    info.split_from
+                        .map(|parent| (parent, child as u32, info.initial.start))
+                })
+                .collect();
+            pending.sort();
+            let mut proposed = BTreeSet::new();
+            for (parent, child, at) in pending {
+                let Some(g) = self.group(partition_group(entry.def.id, parent)) else {
+                    continue;
+                };
+                // Applied already here (the parent no longer owns `at`): not pending.
+                if !g.partition.range().contains(at) || !proposed.insert(parent) {
+                    continue;
+                }
+                if g.raft.metrics().borrow().current_leader != Some(self.id) {
+                    continue;
+                }
+                let proposal = g.raft.client_write(Command::Split { at, child });
+                match tokio::time::timeout(FORWARD_TIMEOUT, proposal).await {
+                    Ok(Ok(_)) => {
+                        tracing::info!(table = %entry.def.name, partition = parent, child, at, "split proposed to the partition's log")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(table = %entry.def.name, partition = parent, "split not proposed yet: {e}")
+                    }
+                    Err(_) => {
+                        tracing::warn!(table = %entry.def.name, partition = parent, "split proposal timed out; retrying")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the items of a split's half that this node holds from its parent's log
+    /// but does not host (the half moved on before this replica applied the split).
+    async fn remove_unhosted_split_halves(&self, map: &ClusterMap) -> anyhow::Result<()> {
+        for entry in map.tables.values() {
+            for (child, info) in entry.partitions.iter().enumerate() {
+                let child = child as u32;
+                let group = partition_group(entry.def.id, child);
+                if info.split_from.is_none()
+                    || info.replicas.contains(&self.id)
+                    || self.groups.read().contains_key(&group)
+                {
+                    continue;
+                }
+                let engine = self.engine.clone();
+                let table_id = entry.def.id;
+                let removed = tokio::task::spawn_blocking(move || {
+                    rotor_storage::items::remove_seeded_copy(&engine, table_id, child)
+                })
+                .await??;
+                if removed {
+                    tracing::info!(node = self.id, table = %entry.def.name, partition = child, "split half hosted elsewhere; its copy here removed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a split is applied here: a fresh snapshot of the parent (one taken before
+    /// the split would hand a new replica the child's tokens too), and a reconcile round
+    /// to open the child.
+    async fn after_splits(
+        self: Arc<Host>,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<(u64, u32)>,
+    ) {
+        while let Some((parent, _child)) = rx.recv().await {
+            if let Some(g) = self.group(parent) {
+                let _ = g.raft.trigger().snapshot().await;
+            }
+            self.reconcile_now.notify_one();
+        }
     }
 
     async fn open_group(
@@ -449,14 +590,24 @@ impl Host {
         info: &PartitionInfo,
         map: &ClusterMap,
     ) -> anyhow::Result<()> {
-        let partition = Arc::new(Partition::open(&self.engine, def.id, p)?);
+        let partition = Arc::new(Partition::open(
+            &self.engine,
+            def.id,
+            p,
+            info.initial,
+            info.split_from.is_some(),
+        )?);
         let log = GroupLog::new(self.engine.clone(), group);
         let log_at_open = log.last_entry()?.map(|(index, _)| index).unwrap_or(0);
+        let splits = self.splits_applied.clone();
+        let on_split: Arc<dyn Fn(u32) + Send + Sync> = Arc::new(move |child| {
+            let _ = splits.send((group, child));
+        });
         let sm = StateMachine::open(
             log.clone(),
             Machine::Partition {
                 partition: partition.clone(),
-                range: def.partition_key_range(p),
+                on_split: Some(on_split),
             },
             self.snapshot_dir.clone(),
         )?;
@@ -471,7 +622,8 @@ impl Host {
             sm,
         )
         .await?;
-        if info.replicas.first() == Some(&self.id) {
+        // A split's half is formed by a replica that holds its items (from the parent).
+        if info.replicas.first() == Some(&self.id) && partition.is_seeded() {
             let members: BTreeMap<NodeId, BasicNode> = info
                 .replicas
                 .iter()
@@ -481,6 +633,16 @@ impl Host {
                 Ok(()) => {
                     tracing::info!(table = %def.name, partition = p, replicas = ?info.replicas, "partition group formed");
                     let _ = raft.trigger().elect().await;
+                    if info.split_from.is_some() {
+                        // Its log does not start from nothing: purge it, so that every
+                        // replica that lacks the items receives a snapshot instead.
+                        let raft = raft.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = purge_to_snapshot(&raft).await {
+                                tracing::debug!("split half's log not purged yet: {e:#}");
+                            }
+                        });
+                    }
                 }
                 Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
                 Err(e) => {
@@ -496,6 +658,11 @@ impl Host {
             raft,
             partition,
             table_id: def.id,
+            meter: Meter::default(),
+            throttle: crate::throttle::Throttle::default(),
+            opened_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             opened: std::time::Instant::now(),
             log_at_open,
             leader_commit: std::sync::atomic::AtomicU64::new(0),
@@ -563,6 +730,15 @@ impl Host {
         }
         let map = self.map.borrow().clone();
         let membership = metrics.membership_config.membership().clone();
+        let (table_id, index) = rotor_model::cluster::group_partition(group);
+        let split_half = map
+            .replicas(table_id, index)
+            .is_some_and(|i| i.split_from.is_some());
+        if split_half && voters.iter().any(|v| membership.get_node(v).is_none()) {
+            // New replicas of a split's half hold none of its items: they must catch up
+            // by snapshot, never from the start of the log.
+            purge_to_snapshot(&g.raft).await?;
+        }
         for v in &voters {
             if membership.get_node(v).is_none() {
                 let addr = map
@@ -647,7 +823,7 @@ impl Host {
             for (p, info) in entry.partitions.iter().enumerate() {
                 let p = p as u32;
                 let group = partition_group(entry.def.id, p);
-                let desired = ring.replicas(group);
+                let desired = placement_of(&map, &ring, group, info);
                 if desired.is_empty() {
                     continue;
                 }
@@ -768,6 +944,64 @@ impl Host {
         }
         let _ = self.meta.shutdown().await;
     }
+}
+
+/// Where a partition belongs: its pinned nodes while they are all active, else where
+/// the ring of active nodes places it.
+fn placement_of(
+    map: &ClusterMap,
+    ring: &crate::placement::Ring,
+    group: u64,
+    info: &PartitionInfo,
+) -> Vec<NodeId> {
+    if let Some(pinned) = &info.pinned {
+        let all_active = pinned.iter().all(|n| {
+            map.nodes
+                .get(n)
+                .is_some_and(|i| i.state == rotor_model::cluster::NodeState::Active)
+        });
+        if all_active && !pinned.is_empty() {
+            return pinned.clone();
+        }
+    }
+    ring.replicas(group)
+}
+
+/// On a group's leader: builds a snapshot of everything applied and purges the log up
+/// to it, so that a replica without the log catches up by snapshot. Bounded in time.
+async fn purge_to_snapshot(raft: &Raft) -> anyhow::Result<()> {
+    let deadline = Duration::from_secs(30);
+    let mut metrics = raft.metrics();
+    tokio::time::timeout(
+        deadline,
+        metrics.wait_for(|m| m.current_leader == Some(m.id) && m.last_applied.is_some()),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("no leadership to purge the log under"))??;
+    let applied = raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
+    let purged = raft.metrics().borrow().purged.map(|l| l.index);
+    if purged.is_some_and(|p| p >= 1) {
+        // Purged past the start already: a replica without the log gets a snapshot.
+        return Ok(());
+    }
+    raft.trigger().snapshot().await?;
+    let mut metrics = raft.metrics();
+    tokio::time::timeout(
+        deadline,
+        metrics.wait_for(|m| m.snapshot.is_some_and(|s| s.index >= applied)),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("the snapshot was not built in time"))??;
+    raft.trigger().purge_log(applied).await?;
+    let mut metrics = raft.metrics();
+    tokio::time::timeout(
+        deadline,
+        metrics.wait_for(|m| m.purged.is_some_and(|p| p.index >= applied)),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("the log was not purged in time"))??;
+    tracing::debug!(upto = applied, "log purged to a snapshot");
+    Ok(())
 }
 
 /// Logs a group's leader changes as this node sees them (openraft's own logs are off by

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
+use std::time::Duration;
+
+use crate::autoscaler::AutoscaleConfig;
 use crate::host::{Host, NodeConfig};
 use crate::raft::RaftSettings;
 use crate::{service, telemetry};
@@ -42,9 +45,78 @@ pub struct NodeArgs {
     pub fault_injection: bool,
     #[command(flatten)]
     pub raft: RaftArgs,
+    #[command(flatten)]
+    pub autoscale: AutoscaleArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_node=debug` (RUST_LOG overrides it).
     #[arg(long, default_value = "info,openraft=off")]
     pub log: String,
+}
+
+/// The autoscaler (it runs on the metadata leader), shared by `rotor node` and `rotor dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AutoscaleArgs {
+    /// Never split partitions automatically.
+    #[arg(long)]
+    pub no_autoscale: bool,
+    /// Seconds a partition must stay above the target utilisation before it is split
+    /// (DynamoDB: two minutes).
+    #[arg(long, default_value_t = 120.0, value_parser = positive_secs)]
+    pub autoscale_window_secs: f64,
+    /// Seconds between measurements of every partition's load.
+    #[arg(long, default_value_t = 5.0, value_parser = positive_secs)]
+    pub autoscale_interval_secs: f64,
+    /// Fraction of a partition's capacity above which it counts as hot (0 to 1).
+    #[arg(long, default_value_t = 0.7, value_parser = fraction)]
+    pub autoscale_target: f64,
+    /// Read capacity units per second one partition serves (DynamoDB: 3000).
+    #[arg(long, default_value_t = 3000.0, value_parser = positive_units)]
+    pub partition_rcu: f64,
+    /// Write capacity units per second one partition serves (DynamoDB: 1000).
+    #[arg(long, default_value_t = 1000.0, value_parser = positive_units)]
+    pub partition_wcu: f64,
+    /// A partition holding more bytes than this is split at its size median
+    /// (DynamoDB: 10 GB).
+    #[arg(long, default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub split_size_bytes: u64,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds above 0 (at most 86400)"
+        )),
+    }
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a fraction above 0 and at most 1 (e.g. 0.7)"
+        )),
+    }
+}
+
+fn positive_units(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` is not a number of capacity units above 0")),
+    }
+}
+
+impl AutoscaleArgs {
+    pub fn config(&self) -> AutoscaleConfig {
+        AutoscaleConfig {
+            enabled: !self.no_autoscale,
+            interval: Duration::from_secs_f64(self.autoscale_interval_secs),
+            window: Duration::from_secs_f64(self.autoscale_window_secs),
+            target: self.autoscale_target,
+            partition_rcu: self.partition_rcu,
+            partition_wcu: self.partition_wcu,
+            split_bytes: self.split_size_bytes,
+        }
+    }
 }
 
 /// Raft timing, shared by `rotor node` and `rotor dev`.
@@ -121,6 +193,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         join: args.join.clone(),
         raft: args.raft.settings(),
+        autoscale: args.autoscale.config(),
     };
     let node = start(cfg).await?;
     if let Some(addr) = args.http_listen {

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use rotor_model::capacity::{read_units, write_units};
 use rotor_model::cluster::{partition_group, MetaCommand, META_GROUP};
 use rotor_model::read::ReadRange;
+use rotor_model::write::WriteOutcome;
 use rotor_model::write::WriteRequest as ModelWrite;
 use rotor_proto::v1 as pb;
 use rotor_proto::v1::{get_reply, read_range_reply, stats_reply, write_reply};
@@ -33,7 +35,34 @@ fn refused(reason: pb::Refusal, leader_hint: u64) -> pb::Refused {
         reason: reason as i32,
         leader_hint,
         epoch: 0,
+        throttling_reason: String::new(),
     }
+}
+
+/// The key is no longer this partition's (a split gave it away): the sender's map is
+/// older than `epoch`.
+fn stale(epoch: u64) -> pb::Refused {
+    pb::Refused {
+        reason: pb::Refusal::StaleEpoch as i32,
+        leader_hint: 0,
+        epoch,
+        throttling_reason: String::new(),
+    }
+}
+
+/// The partition's share of the table's capacity is used up: nothing was done.
+fn throttled(limit: rotor_model::table::ThroughputLimit, write: bool) -> pb::Refused {
+    metrics::counter!("rotor_node_throttled_total", "reason" => limit.reason(write)).increment(1);
+    pb::Refused {
+        reason: pb::Refusal::Throttled as i32,
+        leader_hint: 0,
+        epoch: 0,
+        throttling_reason: limit.reason(write).to_owned(),
+    }
+}
+
+fn item_bytes(item: Option<&rotor_model::Item>) -> usize {
+    item.map_or(0, rotor_model::value::item_size)
 }
 
 fn bad_request(what: &str, e: impl std::fmt::Display) -> Status {
@@ -45,6 +74,15 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Status> {
 }
 
 impl NodeService {
+    fn map_epoch(&self) -> u64 {
+        self.host.map.borrow().epoch
+    }
+
+    /// The cluster map now (a cheap shared copy), for the table's capacity settings.
+    fn map(&self) -> Arc<rotor_model::cluster::ClusterMap> {
+        self.host.map.borrow().clone()
+    }
+
     fn partition(
         &self,
         pref: Option<pb::PartitionRef>,
@@ -153,14 +191,39 @@ impl pb::partition_server::Partition for NodeService {
         }
         let cmd: ModelWrite =
             bincode::deserialize(&req.payload).map_err(|e| bad_request("write", e))?;
+        let token = rotor_model::keys::token_of_item_key(&cmd.item_key);
+        if !group.partition.owns_key(&cmd.item_key) {
+            return Ok(Response::new(pb::WriteReply {
+                result: Some(write_reply::Result::Refused(stale(self.map_epoch()))),
+                log_index: 0,
+            }));
+        }
+        let map = self.map();
+        let def = map.table_by_id(group.table_id).map(|t| &t.def);
+        if let Err(limit) = group.throttle.admit(def, true) {
+            return Ok(Response::new(pb::WriteReply {
+                result: Some(write_reply::Result::Refused(throttled(limit, true))),
+                log_index: 0,
+            }));
+        }
         let mut log_index = 0;
         let result = match group.raft.client_write(Command::Write(cmd)).await {
             Ok(resp) => match resp.data {
                 Reply::Write(Ok(outcome)) => {
                     log_index = resp.log_id.index;
+                    let bytes = match &outcome {
+                        WriteOutcome::Applied { old, new } => {
+                            item_bytes(old.as_ref()).max(item_bytes(new.as_ref()))
+                        }
+                        WriteOutcome::ConditionFailed { old } => item_bytes(old.as_ref()),
+                    };
+                    group.meter.write(token, write_units(bytes));
+                    group.throttle.charge(def, true, write_units(bytes));
                     write_reply::Result::Outcome(encode(&outcome)?)
                 }
                 Reply::Write(Err(msg)) => write_reply::Result::Validation(msg),
+                // Applied after a split gave the key away: it did not happen.
+                Reply::NotOwned => write_reply::Result::Refused(stale(self.map_epoch())),
                 other => return Err(Status::internal(format!("unexpected reply {other:?}"))),
             },
             // Leadership was lost after the write was proposed: it may still commit
@@ -200,8 +263,25 @@ impl pb::partition_server::Partition for NodeService {
                 result: Some(get_reply::Result::Refused(r)),
             }));
         }
+        if !group.partition.owns_key(&req.item_key) {
+            return Ok(Response::new(pb::GetReply {
+                result: Some(get_reply::Result::Refused(stale(self.map_epoch()))),
+            }));
+        }
+        let map = self.map();
+        let def = map.table_by_id(group.table_id).map(|t| &t.def);
+        if let Err(limit) = group.throttle.admit(def, false) {
+            return Ok(Response::new(pb::GetReply {
+                result: Some(get_reply::Result::Refused(throttled(limit, false))),
+            }));
+        }
         let item = rotor_storage::items::get(&self.host.engine, &req.item_key)
             .map_err(|e| Status::internal(e.to_string()))?;
+        let units = read_units(item_bytes(item.as_ref()), req.consistent);
+        group
+            .meter
+            .read(rotor_model::keys::token_of_item_key(&req.item_key), units);
+        group.throttle.charge(def, false, units);
         let result = match item {
             Some(item) => get_reply::Result::Item(encode(&item)?),
             None => get_reply::Result::NotFound(true),
@@ -234,12 +314,33 @@ impl pb::partition_server::Partition for NodeService {
         }
         let range: ReadRange =
             bincode::deserialize(&req.range).map_err(|e| bad_request("range", e))?;
+        if !group
+            .partition
+            .range()
+            .holds_keys(group.table_id, &range.start, &range.end)
+        {
+            return Ok(Response::new(pb::ReadRangeReply {
+                result: Some(read_range_reply::Result::Refused(stale(self.map_epoch()))),
+            }));
+        }
+        let map = self.map();
+        let def = map.table_by_id(group.table_id).map(|t| &t.def);
+        if let Err(limit) = group.throttle.admit(def, false) {
+            return Ok(Response::new(pb::ReadRangeReply {
+                result: Some(read_range_reply::Result::Refused(throttled(limit, false))),
+            }));
+        }
+        let token = rotor_model::keys::token_of_item_key(&range.start);
+        let consistent = req.consistent;
         let engine = self.host.engine.clone();
         let page =
             tokio::task::spawn_blocking(move || rotor_storage::items::read_range(&engine, &range))
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(|e| Status::internal(e.to_string()))?;
+        let units = read_units(page.bytes, consistent);
+        group.meter.read(token, units);
+        group.throttle.charge(def, false, units);
         Ok(Response::new(pb::ReadRangeReply {
             result: Some(read_range_reply::Result::Page(encode(&page)?)),
         }))
@@ -339,10 +440,17 @@ impl pb::cluster_server::Cluster for NodeService {
         for (id, g) in self.host.groups() {
             groups.push(group_status(id, &g.raft));
         }
+        let (loads, autoscaler_events) = if self.host.is_meta_leader() {
+            self.host.autoscaler.view()
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Ok(Response::new(pb::StatusReply {
             node_id: self.host.id,
             map_epoch: self.host.map.borrow().epoch,
             groups,
+            loads,
+            autoscaler_events,
         }))
     }
 
@@ -392,6 +500,61 @@ impl pb::cluster_server::Cluster for NodeService {
                 leader_hint: hint,
             })),
         }
+    }
+
+    async fn load(
+        &self,
+        _request: Request<pb::LoadRequest>,
+    ) -> Result<Response<pb::LoadReply>, Status> {
+        let groups = self
+            .host
+            .groups()
+            .into_iter()
+            .map(|(_, g)| {
+                let (read_units, write_units) = g.meter.totals();
+                let stats = g.partition.stats();
+                pb::GroupLoad {
+                    table_id: g.table_id,
+                    partition: g.partition.index(),
+                    read_units,
+                    write_units,
+                    size_bytes: stats.size_bytes,
+                    item_count: stats.item_count,
+                    leader: self.is_leader(&g.raft).is_ok(),
+                    samples: g
+                        .meter
+                        .samples()
+                        .into_iter()
+                        .map(|(token, units)| pb::TokenSample { token, units })
+                        .collect(),
+                    opened_at_ms: g.opened_at_ms,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::LoadReply {
+            node_id: self.host.id,
+            groups,
+        }))
+    }
+
+    async fn split_point(
+        &self,
+        request: Request<pb::SplitPointRequest>,
+    ) -> Result<Response<pb::SplitPointReply>, Status> {
+        let req = request.into_inner();
+        let group = self
+            .host
+            .group(partition_group(req.table_id, req.partition))
+            .ok_or_else(|| Status::not_found("partition not hosted here"))?;
+        let engine = self.host.engine.clone();
+        let median = tokio::task::spawn_blocking(move || group.partition.size_median(&engine))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        Ok(Response::new(pb::SplitPointReply {
+            found: median.is_some(),
+            token: median.unwrap_or(0),
+        }))
     }
 }
 

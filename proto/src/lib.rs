@@ -40,6 +40,7 @@ mod tests {
                 reason: Refusal::NotLeader as i32,
                 leader_hint: 2,
                 epoch: 0,
+                throttling_reason: String::new(),
             })),
             log_index: 0,
         };

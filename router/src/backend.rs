@@ -22,6 +22,14 @@ pub enum BackendError {
     /// Not served now (no leader, replicas down); retrying later may succeed.
     #[error("{0}")]
     Unavailable(String),
+    /// The partition asked no longer owns the keys (it was split); the map at `epoch`
+    /// routes them elsewhere. Nothing was done: route again and retry.
+    #[error("the partition map changed (epoch {0}): the keys belong to another partition now")]
+    StaleRoute(u64),
+    /// The partition's share of the table's capacity is used up; nothing was done.
+    /// `reason` is DynamoDB's ThrottlingReason, `resource` the table's ARN.
+    #[error("throttled: {reason}")]
+    Throttled { reason: String, resource: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -78,6 +86,10 @@ impl From<BackendError> for crate::error::ApiError {
             }
             BackendError::Model(m) => m.into(),
             BackendError::Unavailable(m) => ApiError::ServiceUnavailable(m),
+            e @ BackendError::StaleRoute(_) => ApiError::ServiceUnavailable(e.to_string()),
+            BackendError::Throttled { reason, resource } => {
+                ApiError::CapacityExceeded { reason, resource }
+            }
             BackendError::Internal(m) => ApiError::Internal(m),
         }
     }

@@ -424,10 +424,25 @@ impl ClusterBackend {
                             continue;
                         }
                     }
+                    if refusal == Refusal::Throttled {
+                        // Over the table's capacity: the client's SDK backs off.
+                        return Err(BackendError::Throttled {
+                            reason: r.throttling_reason.clone(),
+                            resource: def.arn(),
+                        });
+                    }
+                    if refusal == Refusal::StaleEpoch {
+                        // The partition gave these keys away in a split: nothing was
+                        // done; the caller routes again with a newer map.
+                        retried("stale_epoch");
+                        self.wait_for_epoch(r.epoch, deadline).await;
+                        return Err(BackendError::StaleRoute(r.epoch));
+                    }
                     reason = match refusal {
                         Refusal::NotLeader => "no_leader",
                         Refusal::StaleEpoch => "stale_epoch",
                         Refusal::UnknownPartition => "unknown_partition",
+                        Refusal::Throttled => "throttled",
                         Refusal::None => "refused",
                     };
                     last = format!(
@@ -807,12 +822,105 @@ impl Backend for ClusterBackend {
         req: WriteRequest,
     ) -> Result<WriteOutcome, BackendError> {
         let payload = encode(&req, "a write")?;
+        let mut partition = partition;
+        for _ in 0..MAX_REROUTES {
+            match self.write_once(def, partition, &payload).await {
+                Err(BackendError::StaleRoute(_)) => {
+                    partition = self.reroute(def, &req.item_key)?;
+                }
+                other => return other,
+            }
+        }
+        Err(self.too_many_reroutes(def))
+    }
+
+    async fn get(
+        &self,
+        def: &TableDef,
+        partition: u32,
+        item_key: Vec<u8>,
+        consistent: bool,
+    ) -> Result<Option<Item>, BackendError> {
+        let mut partition = partition;
+        for _ in 0..MAX_REROUTES {
+            match self.get_once(def, partition, &item_key, consistent).await {
+                Err(BackendError::StaleRoute(_)) => {
+                    partition = self.reroute(def, &item_key)?;
+                }
+                other => return other,
+            }
+        }
+        Err(self.too_many_reroutes(def))
+    }
+
+    async fn read_range(
+        &self,
+        def: &TableDef,
+        partition: u32,
+        range: ReadRange,
+        consistent: bool,
+    ) -> Result<RangePage, BackendError> {
+        let mut partition = partition;
+        for _ in 0..MAX_REROUTES {
+            match self
+                .read_range_once(def, partition, &range, consistent)
+                .await
+            {
+                Err(BackendError::StaleRoute(epoch)) => {
+                    // Transparent when the whole range now lies in one partition (a
+                    // Query); a Scan's range across partitions is the caller's to cut.
+                    partition = self.reroute(def, &range.start)?;
+                    let map = self.map();
+                    let fits = map.table_by_id(def.id).is_some_and(|t| {
+                        t.def
+                            .partition_tokens(partition)
+                            .is_some_and(|r| r.holds_keys(def.id, &range.start, &range.end))
+                    });
+                    if !fits {
+                        return Err(BackendError::StaleRoute(epoch));
+                    }
+                }
+                other => return other,
+            }
+        }
+        Err(self.too_many_reroutes(def))
+    }
+}
+
+/// How many times one call follows a changed partition map before giving up.
+const MAX_REROUTES: u32 = 8;
+
+impl ClusterBackend {
+    /// The partition that owns a storage key in the current map.
+    fn reroute(&self, def: &TableDef, item_key: &[u8]) -> Result<u32, BackendError> {
+        let map = self.map();
+        let entry = map
+            .table_by_id(def.id)
+            .ok_or_else(|| BackendError::TableNotFound(def.name.clone()))?;
+        let token = rotor_model::keys::token_of_item_key(item_key)
+            .ok_or_else(|| BackendError::Internal("a storage key without a token".into()))?;
+        Ok(entry.def.partition_of_token(token))
+    }
+
+    fn too_many_reroutes(&self, def: &TableDef) -> BackendError {
+        BackendError::Unavailable(format!(
+            "the partitions of table {} kept changing while the request was routed; retry",
+            def.name
+        ))
+    }
+
+    async fn write_once(
+        &self,
+        def: &TableDef,
+        partition: u32,
+        payload: &[u8],
+    ) -> Result<WriteOutcome, BackendError> {
         let route = Route::Leader { idempotent: false };
         let (outcome, index) = self
             .call_partition(def, partition, route, "write", |channel, partition, t| {
                 let req = pb::WriteRequest {
                     partition: Some(partition),
-                    payload: payload.clone(),
+                    payload: payload.to_vec(),
                 };
                 async move {
                     let mut client = PartitionClient::new(channel);
@@ -839,11 +947,11 @@ impl Backend for ClusterBackend {
         Ok(outcome)
     }
 
-    async fn get(
+    async fn get_once(
         &self,
         def: &TableDef,
         partition: u32,
-        item_key: Vec<u8>,
+        item_key: &[u8],
         consistent: bool,
     ) -> Result<Option<Item>, BackendError> {
         let route = if consistent {
@@ -855,7 +963,7 @@ impl Backend for ClusterBackend {
         self.call_partition(def, partition, route, "get", |channel, partition, t| {
             let req = pb::GetRequest {
                 partition: Some(partition),
-                item_key: item_key.clone(),
+                item_key: item_key.to_vec(),
                 consistent,
                 min_applied,
             };
@@ -877,14 +985,14 @@ impl Backend for ClusterBackend {
         .await
     }
 
-    async fn read_range(
+    async fn read_range_once(
         &self,
         def: &TableDef,
         partition: u32,
-        range: ReadRange,
+        range: &ReadRange,
         consistent: bool,
     ) -> Result<RangePage, BackendError> {
-        let encoded = encode(&range, "a read range")?;
+        let encoded = encode(range, "a read range")?;
         let route = if consistent {
             Route::Leader { idempotent: true }
         } else {
@@ -972,6 +1080,7 @@ mod tests {
                 reason: Refusal::NotLeader as i32,
                 leader_hint: self.leader,
                 epoch: 0,
+                throttling_reason: String::new(),
             }
         }
     }
@@ -1092,9 +1201,14 @@ mod tests {
                             def.id = map.next_table_id;
                             let nodes: Vec<NodeId> = map.nodes.keys().copied().collect();
                             let partitions = (0..def.partition_count)
-                                .map(|_| PartitionInfo {
+                                .map(|p| PartitionInfo {
                                     replicas: nodes.clone(),
                                     epoch: map.epoch,
+                                    initial: def
+                                        .partition_tokens(p)
+                                        .unwrap_or(rotor_model::table::TokenRange::ALL),
+                                    split_from: None,
+                                    pinned: None,
                                 })
                                 .collect();
                             map.tables.insert(
@@ -1171,6 +1285,18 @@ mod tests {
         ) -> Result<Response<pb::ChangeReplicasReply>, Status> {
             Err(Status::unimplemented("not needed by these tests"))
         }
+        async fn load(
+            &self,
+            _req: Request<pb::LoadRequest>,
+        ) -> Result<Response<pb::LoadReply>, Status> {
+            Err(Status::unimplemented("not needed by these tests"))
+        }
+        async fn split_point(
+            &self,
+            _req: Request<pb::SplitPointRequest>,
+        ) -> Result<Response<pb::SplitPointReply>, Status> {
+            Err(Status::unimplemented("not needed by these tests"))
+        }
     }
 
     fn item() -> Item {
@@ -1198,6 +1324,9 @@ mod tests {
             partition_count: partitions,
             table_class: None,
             deletion_protection: false,
+            layout: vec![],
+            max_read_request_units: None,
+            max_write_request_units: None,
         }
     }
 
@@ -1239,6 +1368,9 @@ mod tests {
         let partitions = vec![PartitionInfo {
             replicas: nodes.keys().copied().collect(),
             epoch: 1,
+            initial: rotor_model::table::TokenRange::ALL,
+            split_from: None,
+            pinned: None,
         }];
         let map = ClusterMap {
             epoch: 1,

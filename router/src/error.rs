@@ -33,6 +33,12 @@ pub enum ApiError {
     RequestTooLarge(String),
     #[error("{0}")]
     ProvisionedThroughputExceeded(String),
+    /// A table's capacity limit was reached (`reason`: DynamoDB's ThrottlingReason, e.g.
+    /// `TableWriteProvisionedThroughputExceeded`; `resource`: the table's ARN). An
+    /// on-demand table's maximum is a ThrottlingException, the rest
+    /// ProvisionedThroughputExceededException, as DynamoDB answers.
+    #[error("{}", capacity_message(reason))]
+    CapacityExceeded { reason: String, resource: String },
     #[error("{0}")]
     Throttling(String),
     #[error("{0}")]
@@ -78,6 +84,10 @@ impl ApiError {
             ApiError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
             ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
+            ApiError::CapacityExceeded { reason, .. } if on_demand_maximum(reason) => {
+                "ThrottlingException"
+            }
+            ApiError::CapacityExceeded { .. } => "ProvisionedThroughputExceededException",
             ApiError::Throttling(_) => "ThrottlingException",
             ApiError::RequestLimitExceeded(_) => "RequestLimitExceeded",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailableException",
@@ -99,6 +109,7 @@ impl ApiError {
             ApiError::Serialization(_) | ApiError::UnknownOperation => CORAL,
             ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATION,
             ApiError::Throttling(_) => CORAL,
+            ApiError::CapacityExceeded { reason, .. } if on_demand_maximum(reason) => CORAL,
             _ => DYNAMO,
         }
     }
@@ -112,7 +123,22 @@ impl ApiError {
         if let ApiError::ConditionalCheckFailed { item: Some(item) } = self {
             body["Item"] = item_to_json(item);
         }
+        if let ApiError::CapacityExceeded { reason, resource } = self {
+            body["ThrottlingReasons"] = json!([{ "reason": reason, "resource": resource }]);
+        }
         body
+    }
+}
+
+fn on_demand_maximum(reason: &str) -> bool {
+    reason.ends_with("MaxOnDemandThroughputExceeded")
+}
+
+fn capacity_message(reason: &str) -> &'static str {
+    if on_demand_maximum(reason) {
+        "Throughput exceeds the maximum OnDemandThroughput configured for the table. Consider increasing MaxReadRequestUnits or MaxWriteRequestUnits with the UpdateTable API."
+    } else {
+        "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
     }
 }
 

@@ -18,6 +18,10 @@ pub enum StorageError {
     /// Stored bytes could not be decoded: a bug or a damaged disk.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A write for a key the partition no longer owns (a split gave it to another
+    /// partition); it did not happen and belongs at the partition that owns it now.
+    #[error("partition {partition} of table id {table_id} no longer owns this key")]
+    OutsideRange { table_id: u32, partition: u32 },
     /// The durable-write syncer stopped (the engine is shutting down or failed to fsync).
     #[error("write-ahead log sync failed: {0}")]
     Sync(String),

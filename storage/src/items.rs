@@ -11,7 +11,7 @@ use rotor_model::Item;
 use crate::codec::decode;
 use crate::engine::{Engine, CF_ITEMS, CF_META};
 use crate::error::Result;
-use crate::partition::stats_prefix;
+use crate::partition::{partition_record_keys, partition_record_prefixes};
 
 /// Reads one item by its storage key.
 pub fn get(engine: &Engine, item_key: &[u8]) -> Result<Option<Item>> {
@@ -52,9 +52,10 @@ pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
 /// Adds to `batch` the removal of every item and statistic of table `table_id`.
 pub fn delete_table_in(engine: &Engine, batch: &mut WriteBatch, table_id: u32) -> Result<()> {
     let meta = engine.cf(CF_META)?;
-    let stats_from = stats_prefix(table_id);
-    if let Some(stats_to) = prefix_successor(&stats_from) {
-        batch.delete_range_cf(meta, stats_from, stats_to);
+    for from in partition_record_prefixes(table_id) {
+        if let Some(to) = prefix_successor(&from) {
+            batch.delete_range_cf(meta, from, to);
+        }
     }
     let from = table_prefix(table_id).to_vec();
     let to = match table_id.checked_add(1) {
@@ -73,8 +74,8 @@ pub fn delete_table(engine: &Engine, table_id: u32) -> Result<()> {
     engine.sync_blocking()
 }
 
-/// Removes a partition's items in `[range.0, range.1)` and its statistics (the
-/// partition moved to other nodes), and waits for the disk.
+/// Removes a partition's items in `[range.0, range.1)` and its records (statistics,
+/// range, seed: the partition moved to other nodes), and waits for the disk.
 pub fn delete_partition(
     engine: &Engine,
     table_id: u32,
@@ -82,11 +83,23 @@ pub fn delete_partition(
     range: (&[u8], &[u8]),
 ) -> Result<()> {
     let mut batch = WriteBatch::default();
-    batch.delete_cf(
-        engine.cf(CF_META)?,
-        crate::partition::stats_key(table_id, index),
-    );
+    let meta = engine.cf(CF_META)?;
+    for key in partition_record_keys(table_id, index) {
+        batch.delete_cf(meta, key);
+    }
     batch.delete_range_cf(engine.cf(CF_ITEMS)?, range.0, range.1);
     engine.write(batch)?;
     engine.sync_blocking()
+}
+
+/// Removes this node's copy of partition `index` of a table when it holds one from a
+/// split it applied (its seed marker) but does not host the partition: its items (in
+/// the range the split gave it) and its records. True when there was one.
+pub fn remove_seeded_copy(engine: &Engine, table_id: u32, index: u32) -> Result<bool> {
+    let Some(range) = crate::partition::seeded_copy_range(engine, table_id, index)? else {
+        return Ok(false);
+    };
+    let (from, to) = range.key_range(table_id);
+    delete_partition(engine, table_id, index, (&from, &to))?;
+    Ok(true)
 }

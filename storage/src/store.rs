@@ -42,7 +42,7 @@ impl Store {
             }
             let def: TableDef = decode(&value)?;
             for p in 0..def.partition_count {
-                partitions.insert((def.id, p), Arc::new(Partition::open(&engine, def.id, p)?));
+                partitions.insert((def.id, p), Arc::new(open_partition(&engine, &def, p)?));
             }
             tables.insert(def.name.clone(), def);
         }
@@ -87,7 +87,7 @@ impl Store {
         for p in 0..def.partition_count {
             parts.insert(
                 (def.id, p),
-                Arc::new(Partition::open(&self.engine, def.id, p)?),
+                Arc::new(open_partition(&self.engine, &def, p)?),
             );
         }
         self.tables.write().insert(def.name.clone(), def.clone());
@@ -169,6 +169,13 @@ impl Store {
     pub fn read_range(&self, range: &ReadRange) -> Result<RangePage> {
         items::read_range(&self.engine, range)
     }
+}
+
+fn open_partition(engine: &Engine, def: &TableDef, p: u32) -> Result<Partition> {
+    let range = def
+        .partition_tokens(p)
+        .unwrap_or(rotor_model::table::TokenRange::ALL);
+    Partition::open(engine, def.id, p, range, false)
 }
 
 fn table_key(name: &str) -> Vec<u8> {

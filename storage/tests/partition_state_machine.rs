@@ -34,6 +34,9 @@ fn table_def() -> TableDef {
         partition_count: 1,
         table_class: None,
         deletion_protection: false,
+        layout: vec![],
+        max_read_request_units: None,
+        max_write_request_units: None,
     }
 }
 

@@ -24,11 +24,18 @@ use rotor_model::cluster::{MetaCommand, MetaOutcome};
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use serde::{Deserialize, Serialize};
 
-/// What a group's log holds: a write to a partition, or a change to the cluster map.
+/// What a group's log holds: a write to a partition, a split of it, or a change to
+/// the cluster map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     Write(WriteRequest),
     Meta(MetaCommand),
+    /// Hands the partition's tokens from `at` on to partition `child` (the map lists the
+    /// child already); from here on the partition refuses writes to those tokens.
+    Split {
+        at: u64,
+        child: u32,
+    },
 }
 
 /// What applying a `Command` decided, handed back to the proposer.
@@ -36,6 +43,10 @@ pub enum Command {
 pub enum Reply {
     /// The outcome of a write, or the client error (DynamoDB's text) that refused it.
     Write(Result<WriteOutcome, String>),
+    /// A write for a key the partition gave away in a split: not applied.
+    NotOwned,
+    /// A split was applied (or had been already).
+    Split,
     Meta(MetaOutcome),
     /// A blank or membership entry (raft's own): nobody waits for a reply.
     Internal,

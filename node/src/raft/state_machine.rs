@@ -17,8 +17,8 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta};
 use parking_lot::Mutex;
 use rotor_model::cluster::ClusterMap;
-use rotor_model::table::TableStats;
-use rotor_storage::{GroupLog, Partition, StorageError as RotorStorageError};
+use rotor_model::table::{TableStats, TokenRange};
+use rotor_storage::{GroupLog, Partition, SplitOutcome, StorageError as RotorStorageError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -34,10 +34,12 @@ const SNAPSHOT_META: &str = "snapshot_meta";
 
 /// What a group's state machine holds.
 pub enum Machine {
-    /// One partition of a table: its items in `[range.0, range.1)`.
+    /// One partition of a table: its items in the partition's token range.
     Partition {
         partition: Arc<Partition>,
-        range: (Vec<u8>, Vec<u8>),
+        /// Called once a split of this partition has been applied here (with the
+        /// child's partition id), so the node opens the child's group.
+        on_split: Option<Arc<dyn Fn(u32) + Send + Sync>>,
     },
     /// The cluster map, published to watchers after each change.
     Meta { map: watch::Sender<Arc<ClusterMap>> },
@@ -53,6 +55,8 @@ struct Applied {
 #[derive(Debug, Serialize, Deserialize)]
 enum SnapshotBody {
     Partition {
+        /// The partition's tokens as of the snapshot.
+        range: TokenRange,
         stats: TableStats,
         /// An SST file of the partition's items (absent when it has none).
         sst: Option<Vec<u8>>,
@@ -131,6 +135,21 @@ impl StateMachine {
     /// Applies one command at `log_id`, recording that position in the same batch.
     fn apply_command(&self, command: Command, log_id: LogId) -> Result<Reply, StorageError> {
         let record = self.applied_record(Some(log_id))?;
+        if let Machine::Partition { partition, .. } = &self.inner.machine {
+            if !partition.is_seeded() {
+                // A split's half that holds none of its items: its log does not start
+                // from nothing, so applying it would make a wrong copy. Only a snapshot
+                // may bring it up (its leader purges the log before adding replicas).
+                return Err(storage_error(
+                    false,
+                    std::io::Error::other(format!(
+                        "partition {} holds no copy of its items to apply log entry {} to; it needs a snapshot",
+                        partition.index(),
+                        log_id.index
+                    )),
+                ));
+            }
+        }
         match (&self.inner.machine, command) {
             (Machine::Partition { partition, .. }, Command::Write(req)) => {
                 let engine = self.inner.log.engine();
@@ -140,8 +159,39 @@ impl StateMachine {
                         self.write_records(&[record])?;
                         Ok(Reply::Write(Err(m.to_string())))
                     }
+                    Err(RotorStorageError::OutsideRange { .. }) => {
+                        self.write_records(&[record])?;
+                        Ok(Reply::NotOwned)
+                    }
                     Err(e) => Err(storage_error(false, e)),
                 }
+            }
+            (
+                Machine::Partition {
+                    partition,
+                    on_split,
+                },
+                Command::Split { at, child },
+            ) => {
+                let engine = self.inner.log.engine();
+                let outcome = partition
+                    .split(engine, at, child, std::slice::from_ref(&record))
+                    .map_err(|e| storage_error(false, e))?;
+                if let SplitOutcome::Split { child: stats } = outcome {
+                    tracing::info!(
+                        group = format_args!("{:x}", self.inner.log.group()),
+                        at,
+                        child,
+                        child_items = stats.item_count,
+                        child_bytes = stats.size_bytes,
+                        "partition split applied"
+                    );
+                    metrics::counter!("rotor_partition_splits_applied_total").increment(1);
+                }
+                if let Some(notify) = on_split {
+                    notify(child);
+                }
+                Ok(Reply::Split)
             }
             (Machine::Meta { map }, Command::Meta(cmd)) => {
                 let mut next = (**map.borrow()).clone();
@@ -264,7 +314,10 @@ impl StateMachine {
         meta_bytes: Vec<u8>,
     ) -> Result<(), StorageError> {
         match (&self.inner.machine, body) {
-            (Machine::Partition { partition, range }, SnapshotBody::Partition { stats, sst }) => {
+            (
+                Machine::Partition { partition, .. },
+                SnapshotBody::Partition { range, stats, sst },
+            ) => {
                 let engine = self.inner.log.engine();
                 let sst_path = match sst {
                     Some(sst) => {
@@ -275,13 +328,7 @@ impl StateMachine {
                     None => None,
                 };
                 partition
-                    .import(
-                        engine,
-                        (&range.0, &range.1),
-                        sst_path.as_deref(),
-                        stats,
-                        &records,
-                    )
+                    .import(engine, range, sst_path.as_deref(), stats, &records)
                     .map_err(|e| storage_error(false, e))?;
             }
             (Machine::Meta { map }, SnapshotBody::Meta { map: new_map }) => {
@@ -329,11 +376,11 @@ impl StateMachine {
             self.inner.log.record_key(MEMBERSHIP),
         ];
         let (body, applied) = match &self.inner.machine {
-            Machine::Partition { partition, range } => {
+            Machine::Partition { partition, .. } => {
                 let engine = self.inner.log.engine();
                 let sst_path = self.temp_path("out.sst");
                 let export = partition
-                    .export(engine, (&range.0, &range.1), &sst_path, &position_keys)
+                    .export(engine, &sst_path, &position_keys)
                     .map_err(|e| storage_error(true, e))?;
                 let applied = decode_applied(export.records)?;
                 let sst = if export.has_items {
@@ -345,6 +392,7 @@ impl StateMachine {
                 };
                 (
                     SnapshotBody::Partition {
+                        range: export.range,
                         stats: export.stats,
                         sst,
                     },

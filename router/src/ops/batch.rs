@@ -101,6 +101,9 @@ pub async fn batch_get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
     let mut unprocessed = Map::new();
     let mut capacity = Vec::new();
     let mut bytes = 0usize;
+    let total_keys: usize = plan.iter().map(|t| t.keys.len()).sum();
+    let mut throttled_keys = 0usize;
+    let mut throttled: Option<BackendError> = None;
     for table in plan {
         let mut found = Vec::new();
         let mut left = Vec::new();
@@ -136,6 +139,11 @@ pub async fn batch_get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
                     }
                 }
                 Err(BackendError::Unavailable(_)) => left.push(raw_key.clone()),
+                Err(e @ BackendError::Throttled { .. }) => {
+                    left.push(raw_key.clone());
+                    throttled_keys += 1;
+                    throttled.get_or_insert(e);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -146,6 +154,12 @@ pub async fn batch_get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
             unprocessed.insert(table.def.name.clone(), Json::Object(spec));
         }
         capacity.extend(report.render(&table.def.name, units));
+    }
+    // As DynamoDB: when throttling left every key unprocessed, the call fails.
+    if throttled_keys == total_keys {
+        if let Some(e) = throttled {
+            return Err(e.into());
+        }
     }
     let mut out = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
     if report != CapacityReport::None {
@@ -200,6 +214,8 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
     }
     let mut units = vec![0.0; defs.len()];
     let mut unprocessed: Map<String, Json> = Map::new();
+    let mut throttled = 0usize;
+    let mut throttle_error: Option<BackendError> = None;
     // Writes to distinct items (checked above) have no order among them: apply them
     // concurrently, each at its own partition.
     let outcomes = join_all(writes.iter().map(|w| {
@@ -224,7 +240,11 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
                     "unconditional batch write reported a failed condition".into(),
                 ))
             }
-            Err(BackendError::Unavailable(_)) => {
+            Err(e @ (BackendError::Unavailable(_) | BackendError::Throttled { .. })) => {
+                if matches!(e, BackendError::Throttled { .. }) {
+                    throttled += 1;
+                    throttle_error.get_or_insert(e);
+                }
                 let entry = unprocessed
                     .entry(def.name.clone())
                     .or_insert_with(|| Json::Array(Vec::new()));
@@ -233,6 +253,12 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
                 }
             }
             Err(e) => return Err(e.into()),
+        }
+    }
+    // As DynamoDB: when throttling left every item unprocessed, the call fails.
+    if throttled == writes.len() {
+        if let Some(e) = throttle_error {
+            return Err(e.into());
         }
     }
     let mut out = json!({ "UnprocessedItems": unprocessed });

@@ -14,7 +14,7 @@ use rotor_model::value::item_to_json;
 use rotor_model::{AttributeValue, Item};
 use serde_json::{json, Value as Json};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::capacity::{read_units, CapacityReport};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::items::{projection, reject_legacy};
@@ -408,14 +408,12 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
     let mut collected = Collected::default();
     let mut remaining_items = plan.limit;
     let mut remaining_bytes = PAGE_BYTES;
+    let mut def = def;
+    let mut reroutes = 0u32;
     let mut partition = def.partition_of_token(token_of_item_key(&start).unwrap_or(seg_lo));
-    while start < end && partition < def.partition_count.max(1) {
-        let part_end = match def.partition_count.max(1) {
-            n if partition + 1 >= n => end.clone(),
-            _ => end
-                .clone()
-                .min(token_key(def.partition_start(partition + 1))),
-        };
+    while start < end {
+        // Partitions are walked in token order, each up to where the next begins.
+        let part_end = end.clone().min(def.partition_key_range(partition).1);
         let range = ReadRange {
             start: start.clone(),
             end: part_end.clone(),
@@ -423,9 +421,20 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
             max_items: remaining_items,
             max_bytes: remaining_bytes,
         };
-        let page = backend
+        let page = match backend
             .read_range(&def, partition, range, plan.consistent)
-            .await?;
+            .await
+        {
+            Ok(page) => page,
+            Err(BackendError::StaleRoute(_)) if reroutes < MAX_SCAN_REROUTES => {
+                // A partition split under the scan: walk on with the new layout.
+                reroutes += 1;
+                def = backend.table(name).ok_or_else(ApiError::table_not_found)?;
+                partition = def.partition_of_token(token_of_item_key(&start).unwrap_or(seg_lo));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         collected.bytes += page.bytes;
         remaining_bytes = remaining_bytes.saturating_sub(page.bytes);
         let read = page.items.len();
@@ -435,11 +444,19 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
             collected.last_key = last;
             break;
         }
-        start = part_end;
-        partition += 1;
+        match def.next_partition(partition) {
+            Some(next) => {
+                start = part_end;
+                partition = next;
+            }
+            None => break,
+        }
     }
     Ok(collected.render(&plan, name))
 }
+
+/// How many times one Scan page follows a split before answering ServiceUnavailable.
+const MAX_SCAN_REROUTES: u32 = 8;
 
 /// The token range `[lo, hi)` of a parallel-scan segment (`hi = None`: to the end).
 fn segment_tokens(req: &Request) -> ApiResult<(u64, Option<u64>)> {

@@ -50,6 +50,13 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         }
         (BillingMode::PayPerRequest, None) => (0, 0),
     };
+    let on_demand = parse_on_demand_throughput(req)?;
+    if on_demand.is_some() && billing_mode == BillingMode::Provisioned {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: OnDemandThroughput can only be specified when BillingMode is PAY_PER_REQUEST",
+        ));
+    }
+    let (max_read_request_units, max_write_request_units) = on_demand.unwrap_or((None, None));
     let created = now();
     let def = TableDef {
         name: name.to_owned(),
@@ -62,6 +69,9 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         creation_time: created,
         last_billing_mode_change: (billing_mode == BillingMode::PayPerRequest).then_some(created),
         partition_count: 0,
+        layout: Vec::new(),
+        max_read_request_units,
+        max_write_request_units,
         table_class: req.str("TableClass")?.map(str::to_owned),
         deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
     };
@@ -137,10 +147,12 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     let throughput = parse_throughput(req)?;
     let deletion_protection = req.bool("DeletionProtectionEnabled")?;
     let table_class = req.str("TableClass")?;
+    let on_demand = parse_on_demand_throughput(req)?;
     if billing.is_none()
         && throughput.is_none()
         && deletion_protection.is_none()
         && table_class.is_none()
+        && on_demand.is_none()
     {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -181,6 +193,22 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     if mode != def.billing_mode {
         def.last_billing_mode_change = Some(now());
         def.billing_mode = mode;
+    }
+    match (mode, on_demand) {
+        (BillingMode::Provisioned, Some(_)) => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: OnDemandThroughput can only be specified when BillingMode is PAY_PER_REQUEST",
+            ))
+        }
+        (BillingMode::PayPerRequest, Some((read, write))) => {
+            def.max_read_request_units = read;
+            def.max_write_request_units = write;
+        }
+        (BillingMode::Provisioned, None) => {
+            def.max_read_request_units = None;
+            def.max_write_request_units = None;
+        }
+        (BillingMode::PayPerRequest, None) => {}
     }
     if let Some(p) = deletion_protection {
         def.deletion_protection = p;
@@ -230,6 +258,15 @@ fn describe(def: &TableDef, item_count: u64, size_bytes: u64, status: &str) -> J
         }
     }
     out["BillingModeSummary"] = Json::Object(summary);
+    if def.billing_mode == BillingMode::PayPerRequest
+        && (def.max_read_request_units.is_some() || def.max_write_request_units.is_some())
+    {
+        let units = |u: Option<u64>| u.map_or(-1, |u| u as i64);
+        out["OnDemandThroughput"] = json!({
+            "MaxReadRequestUnits": units(def.max_read_request_units),
+            "MaxWriteRequestUnits": units(def.max_write_request_units),
+        });
+    }
     if let Some(class) = &def.table_class {
         out["TableClassSummary"] = json!({ "TableClass": class });
     }
@@ -282,6 +319,32 @@ fn parse_throughput(req: &Request) -> ApiResult<Option<(u64, u64)>> {
     Ok(Some((
         get("ReadCapacityUnits", "readCapacityUnits")?,
         get("WriteCapacityUnits", "writeCapacityUnits")?,
+    )))
+}
+
+/// `OnDemandThroughput`: the most read and write request units per second of an
+/// on-demand table; -1 (or absent) is no limit. None when the request has none.
+type OnDemandLimits = (Option<u64>, Option<u64>);
+
+fn parse_on_demand_throughput(req: &Request) -> ApiResult<Option<OnDemandLimits>> {
+    let Some(t) = req.object("OnDemandThroughput")? else {
+        return Ok(None);
+    };
+    let get = |field: &str, wire: &str| -> ApiResult<Option<u64>> {
+        match t.get(field) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(-1) => Ok(None),
+                Some(n) if n >= 1 => Ok(Some(n as u64)),
+                _ => Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: onDemandThroughput.{wire} must be -1 (no limit) or at least 1, not {v}"
+                ))),
+            },
+        }
+    };
+    Ok(Some((
+        get("MaxReadRequestUnits", "maxReadRequestUnits")?,
+        get("MaxWriteRequestUnits", "maxWriteRequestUnits")?,
     )))
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::table::TableDef;
+use crate::table::{TableDef, TokenRange};
 
 pub type NodeId = u64;
 
@@ -44,6 +44,15 @@ pub struct PartitionInfo {
     pub replicas: Vec<NodeId>,
     /// The map epoch at which this partition's replica set last changed.
     pub epoch: u64,
+    /// The tokens the partition owned when it was made (its state machine narrows them
+    /// as it applies its own splits; the table's layout says what it owns now).
+    pub initial: TokenRange,
+    /// The partition this one was split from: its first replicas hold its items already
+    /// (from the parent's log); any other replica receives them by snapshot.
+    pub split_from: Option<u32>,
+    /// Nodes the partition is placed on instead of where the ring says (the autoscaler
+    /// places a split's new half on the least loaded nodes).
+    pub pinned: Option<Vec<NodeId>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,9 +121,21 @@ pub enum MetaCommand {
         partition: u32,
         replicas: Vec<NodeId>,
     },
+    /// Cuts a partition at token `at`: the new partition `child` (the table's next
+    /// partition id) takes the tokens from `at` on, starts on the same replicas, and is
+    /// then moved to `place` (when given).
+    SplitPartition {
+        table_id: u32,
+        partition: u32,
+        at: u64,
+        child: u32,
+        place: Option<Vec<NodeId>>,
+    },
 }
 
-/// What applying a `MetaCommand` decided.
+/// What applying a `MetaCommand` decided. (One per metadata change, sent once: the size
+/// of the `Table` variant costs nothing worth boxing it for.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MetaReply {
     Done,
@@ -122,6 +143,8 @@ pub enum MetaReply {
     TableExists(String),
     TableNotFound(String),
     UnknownNode(NodeId),
+    /// The command no longer fits the map (a split of a range that moved on); why.
+    Refused(String),
 }
 
 /// A `MetaReply` and the map epoch right after it was applied, so that a caller can wait

@@ -1,6 +1,7 @@
 //! rotor-model: DynamoDB's data model as pure logic, with no IO.
 //!
 //! ```text
+//!   capacity read and write units (DynamoDB's arithmetic)
 //!   number   exact decimals (38 digits, 1e-130..1e+126), canonical text
 //!   value    AttributeValue (ten types), Item, DynamoDB JSON in and out, item size
 //!   keys     order-preserving key encoding and the fixed partition-key hash (token)
@@ -12,6 +13,7 @@
 //! Everything here is deterministic: the same command on the same item gives the same
 //! result on every replica, which is what lets raft feed a partition a log.
 
+pub mod capacity;
 pub mod cluster;
 pub mod error;
 pub mod expr;

@@ -213,43 +213,197 @@ pub struct TableDef {
     /// Seconds since the Unix epoch, with fractions, as DynamoDB reports it.
     pub creation_time: f64,
     pub last_billing_mode_change: Option<f64>,
-    /// Partitions the table's token space is cut into (equal ranges).
+    /// Partition ids handed out so far (`0..partition_count`); a new table's token
+    /// space is cut into this many equal ranges, and each split adds one.
     pub partition_count: u32,
     pub table_class: Option<String>,
     pub deletion_protection: bool,
+    /// The partitions in token order, each up to where the next starts. Empty: the
+    /// `partition_count` equal ranges of a table that was never split.
+    pub layout: Vec<PartitionSpan>,
+    /// On-demand tables' `OnDemandThroughput`: the most read and write request units
+    /// per second the table may use (None: no limit).
+    pub max_read_request_units: Option<u64>,
+    pub max_write_request_units: Option<u64>,
 }
 
-impl TableDef {
-    pub fn arn(&self) -> String {
-        format!("arn:aws:dynamodb:ddblocal:000000000000:table/{}", self.name)
+/// Which of a table's limits a request would exceed (DynamoDB's ThrottlingReason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThroughputLimit {
+    /// A provisioned table's ReadCapacityUnits / WriteCapacityUnits.
+    Provisioned,
+    /// An on-demand table's OnDemandThroughput maximum.
+    MaxOnDemand,
+}
+
+impl ThroughputLimit {
+    /// DynamoDB's ThrottlingReason for a read or a write over this limit.
+    pub fn reason(self, write: bool) -> &'static str {
+        match (self, write) {
+            (ThroughputLimit::Provisioned, false) => "TableReadProvisionedThroughputExceeded",
+            (ThroughputLimit::Provisioned, true) => "TableWriteProvisionedThroughputExceeded",
+            (ThroughputLimit::MaxOnDemand, false) => "TableReadMaxOnDemandThroughputExceeded",
+            (ThroughputLimit::MaxOnDemand, true) => "TableWriteMaxOnDemandThroughputExceeded",
+        }
+    }
+}
+
+/// Where one partition starts on the token ring (it ends where the next one starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionSpan {
+    pub start: u64,
+    pub partition: u32,
+}
+
+/// A range of tokens `[start, end)`; `end: None` runs to the end of the ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRange {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+impl TokenRange {
+    /// The whole ring.
+    pub const ALL: TokenRange = TokenRange {
+        start: 0,
+        end: None,
+    };
+
+    pub fn contains(&self, token: u64) -> bool {
+        token >= self.start && self.end.is_none_or(|e| token < e)
     }
 
-    /// Which partition (0..partition_count) owns a token: equal slices of the ring.
-    pub fn partition_of_token(&self, token: u64) -> u32 {
-        let n = u128::from(self.partition_count.max(1));
-        ((u128::from(token) * n) >> 64) as u32
+    /// Whether `at` cuts this range into two non-empty halves.
+    pub fn splits_at(&self, at: u64) -> bool {
+        at > self.start && self.end.is_none_or(|e| at < e)
     }
 
-    /// The storage-key range `[start, end)` of partition `p`'s items.
-    pub fn partition_key_range(&self, p: u32) -> (Vec<u8>, Vec<u8>) {
-        let start = crate::keys::token_prefix(self.id, self.partition_start(p));
-        let end = if p + 1 >= self.partition_count.max(1) {
-            match self.id.checked_add(1) {
+    /// The storage-key range `[start, end)` of a table's items in these tokens.
+    pub fn key_range(&self, table_id: u32) -> (Vec<u8>, Vec<u8>) {
+        let start = crate::keys::token_prefix(table_id, self.start);
+        let end = match self.end {
+            Some(e) => crate::keys::token_prefix(table_id, e),
+            None => match table_id.checked_add(1) {
                 Some(next) => next.to_be_bytes().to_vec(),
                 None => vec![0xff; 5],
-            }
-        } else {
-            crate::keys::token_prefix(self.id, self.partition_start(p + 1))
+            },
         };
         (start, end)
     }
 
-    /// The first token of partition `p`.
-    pub fn partition_start(&self, p: u32) -> u64 {
-        let n = u128::from(self.partition_count.max(1));
-        let start = (u128::from(p) << 64).div_ceil(n);
-        start as u64
+    /// Whether the storage-key range `[start, end)` of table `table_id` lies inside.
+    pub fn holds_keys(&self, table_id: u32, start: &[u8], end: &[u8]) -> bool {
+        let (lo, hi) = self.key_range(table_id);
+        start >= lo.as_slice() && end <= hi.as_slice() && start <= end
     }
+}
+
+impl TableDef {
+    /// The table's read (`write: false`) or write limit in units per second and its
+    /// kind, if it has one: provisioned capacity, or an on-demand maximum.
+    pub fn throughput_limit(&self, write: bool) -> Option<(f64, ThroughputLimit)> {
+        match self.billing_mode {
+            BillingMode::Provisioned => {
+                let units = if write {
+                    self.write_capacity_units
+                } else {
+                    self.read_capacity_units
+                };
+                Some((units as f64, ThroughputLimit::Provisioned))
+            }
+            BillingMode::PayPerRequest => {
+                let max = if write {
+                    self.max_write_request_units
+                } else {
+                    self.max_read_request_units
+                };
+                max.map(|m| (m as f64, ThroughputLimit::MaxOnDemand))
+            }
+        }
+    }
+
+    pub fn arn(&self) -> String {
+        format!("arn:aws:dynamodb:ddblocal:000000000000:table/{}", self.name)
+    }
+
+    /// The partitions in token order.
+    pub fn spans(&self) -> Vec<PartitionSpan> {
+        if !self.layout.is_empty() {
+            return self.layout.clone();
+        }
+        equal_layout(self.partition_count)
+    }
+
+    /// Which partition owns a token.
+    pub fn partition_of_token(&self, token: u64) -> u32 {
+        if self.layout.is_empty() {
+            let n = u128::from(self.partition_count.max(1));
+            return ((u128::from(token) * n) >> 64) as u32;
+        }
+        let after = self.layout.partition_point(|s| s.start <= token);
+        self.layout[after.saturating_sub(1)].partition
+    }
+
+    /// The tokens partition `p` owns now (None: no such partition).
+    pub fn partition_tokens(&self, p: u32) -> Option<TokenRange> {
+        let spans = self.spans();
+        let i = spans.iter().position(|s| s.partition == p)?;
+        Some(TokenRange {
+            start: spans[i].start,
+            end: spans.get(i + 1).map(|s| s.start),
+        })
+    }
+
+    /// The partition after `p` in token order, if any.
+    pub fn next_partition(&self, p: u32) -> Option<u32> {
+        let spans = self.spans();
+        let i = spans.iter().position(|s| s.partition == p)?;
+        spans.get(i + 1).map(|s| s.partition)
+    }
+
+    /// The storage-key range `[start, end)` of partition `p`'s items (empty when `p`
+    /// does not exist).
+    pub fn partition_key_range(&self, p: u32) -> (Vec<u8>, Vec<u8>) {
+        match self.partition_tokens(p) {
+            Some(range) => range.key_range(self.id),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// Cuts partition `p` at token `at`: `p` keeps the tokens below, the new partition
+    /// `child` takes the rest. False (nothing changed) when `at` does not cut `p` in
+    /// two or `child` is not the next partition id.
+    pub fn split(&mut self, p: u32, at: u64, child: u32) -> bool {
+        let Some(range) = self.partition_tokens(p) else {
+            return false;
+        };
+        if !range.splits_at(at) || child != self.partition_count {
+            return false;
+        }
+        let mut spans = self.spans();
+        let i = spans.iter().position(|s| s.partition == p).unwrap_or(0);
+        spans.insert(
+            i + 1,
+            PartitionSpan {
+                start: at,
+                partition: child,
+            },
+        );
+        self.layout = spans;
+        self.partition_count += 1;
+        true
+    }
+}
+
+/// `n` equal ranges of the token ring, partition `i` the `i`-th.
+pub fn equal_layout(n: u32) -> Vec<PartitionSpan> {
+    let n = n.max(1);
+    (0..n)
+        .map(|p| PartitionSpan {
+            start: ((u128::from(p) << 64).div_ceil(u128::from(n))) as u64,
+            partition: p,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -276,6 +430,9 @@ mod tests {
             partition_count: parts,
             table_class: None,
             deletion_protection: false,
+            layout: vec![],
+            max_read_request_units: None,
+            max_write_request_units: None,
         }
     }
 
@@ -284,14 +441,53 @@ mod tests {
         for parts in [1, 3, 4, 7] {
             let t = def(parts);
             for p in 0..parts {
-                let start = t.partition_start(p);
+                let start = t.partition_tokens(p).unwrap().start;
                 assert_eq!(t.partition_of_token(start), p);
                 if p > 0 {
                     assert_eq!(t.partition_of_token(start - 1), p - 1);
                 }
             }
             assert_eq!(t.partition_of_token(u64::MAX), parts - 1);
+            assert_eq!(t.partition_tokens(parts - 1).unwrap().end, None);
         }
+    }
+
+    #[test]
+    fn a_split_hands_the_upper_tokens_to_a_new_partition() {
+        let mut t = def(2);
+        let half = 1u64 << 63;
+        assert_eq!(t.partition_tokens(0).unwrap().end, Some(half));
+        assert!(!t.split(0, 0, 2), "a cut at the start leaves an empty half");
+        assert!(
+            !t.split(0, half, 2),
+            "a cut at the end leaves an empty half"
+        );
+        assert!(!t.split(0, 100, 3), "child ids are handed out in order");
+        assert!(t.split(0, 1000, 2));
+        assert_eq!(t.partition_count, 3);
+        assert_eq!(t.partition_of_token(999), 0);
+        assert_eq!(t.partition_of_token(1000), 2);
+        assert_eq!(t.partition_of_token(half - 1), 2);
+        assert_eq!(t.partition_of_token(half), 1);
+        assert_eq!(
+            t.partition_tokens(2),
+            Some(TokenRange {
+                start: 1000,
+                end: Some(half)
+            })
+        );
+        assert_eq!(t.next_partition(0), Some(2));
+        assert_eq!(t.next_partition(2), Some(1));
+        assert_eq!(t.next_partition(1), None);
+        // The last partition splits too, and the key ranges stay contiguous.
+        assert!(t.split(1, u64::MAX - 5, 3));
+        let spans = t.spans();
+        for w in spans.windows(2) {
+            let a = t.partition_key_range(w[0].partition);
+            let b = t.partition_key_range(w[1].partition);
+            assert_eq!(a.1, b.0);
+        }
+        assert_eq!(t.partition_key_range(3).1, 2u32.to_be_bytes().to_vec());
     }
 
     #[test]

@@ -1,0 +1,627 @@
+//! The autoscaler, on the metadata leader: measures every partition and splits the
+//! ones that stay hot or grow large.
+//!
+//! Every `interval` it reads what each replica served (`Cluster.Load`: capacity units
+//! so far, bytes stored, recent tokens) and turns the differences into rates. A
+//! partition's utilisation is the larger of its read and write rates against the
+//! per-partition capacity (DynamoDB's 3,000 RCU and 1,000 WCU by default). One that stays
+//! above the target for a whole `window` is split at its load-weighted median token; one
+//! above `split_bytes` at its size median. A split is a metadata change: the new half
+//! starts on the same replicas (its items are already there) and is pinned to the least
+//! loaded nodes, where the rebalancer then moves it. A half is not split again before
+//! it has been measured for a whole window of its own; a partition whose load is one
+//! partition key is reported, never split.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rotor_model::cluster::{partition_group, ClusterMap, MetaCommand, MetaReply, NodeId};
+use rotor_proto::v1::cluster_client::ClusterClient;
+use rotor_proto::v1::{GroupLoad, LoadRequest, PartitionLoadView, SplitPointRequest};
+
+use crate::host::Host;
+use crate::load::load_median;
+
+/// Decisions kept for `rotor admin status`.
+const EVENTS_KEPT: usize = 50;
+
+/// The autoscaler's settings (`rotor node` / `rotor dev` flags).
+#[derive(Debug, Clone)]
+pub struct AutoscaleConfig {
+    pub enabled: bool,
+    /// How often partitions are measured.
+    pub interval: Duration,
+    /// How long a partition must stay above the target before it is split.
+    pub window: Duration,
+    /// The fraction of a partition's capacity above which it counts as hot.
+    pub target: f64,
+    /// Read units per second one partition serves (DynamoDB: 3,000).
+    pub partition_rcu: f64,
+    /// Write units per second one partition serves (DynamoDB: 1,000).
+    pub partition_wcu: f64,
+    /// A partition holding more bytes than this is split at its size median.
+    pub split_bytes: u64,
+}
+
+impl Default for AutoscaleConfig {
+    fn default() -> Self {
+        AutoscaleConfig {
+            enabled: true,
+            interval: Duration::from_secs(5),
+            window: Duration::from_secs(120),
+            target: 0.7,
+            partition_rcu: 3000.0,
+            partition_wcu: 1000.0,
+            split_bytes: 10 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// The latest measurement of one partition (summed over its replicas).
+#[derive(Debug, Clone, Default)]
+struct Measured {
+    read_per_sec: f64,
+    write_per_sec: f64,
+    size_bytes: u64,
+    samples: Vec<(u64, f64)>,
+}
+
+/// What the autoscaler remembers of one partition group.
+#[derive(Debug, Clone)]
+struct Tracked {
+    first_seen: Instant,
+    above_since: Option<Instant>,
+    /// A single hot key was reported during the current stretch above the target.
+    hot_key_reported: bool,
+    measured: Measured,
+    utilisation: f64,
+}
+
+/// One replica's counters as last read: (opened_at_ms, read units, write units, when).
+type Counters = (u64, f64, f64, Instant);
+
+#[derive(Default)]
+struct State {
+    counters: HashMap<(NodeId, u64), Counters>,
+    tracked: HashMap<u64, Tracked>,
+    events: VecDeque<String>,
+}
+
+pub struct Autoscaler {
+    config: AutoscaleConfig,
+    state: Mutex<State>,
+}
+
+impl Autoscaler {
+    pub fn new(config: AutoscaleConfig) -> Autoscaler {
+        Autoscaler {
+            config,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn config(&self) -> &AutoscaleConfig {
+        &self.config
+    }
+
+    /// Every partition's latest measurement, and the recent decisions, oldest first.
+    pub fn view(&self) -> (Vec<PartitionLoadView>, Vec<String>) {
+        let state = self.state.lock();
+        let now = Instant::now();
+        let mut loads: Vec<PartitionLoadView> = state
+            .tracked
+            .iter()
+            .map(|(group, t)| {
+                let (table_id, partition) = rotor_model::cluster::group_partition(*group);
+                PartitionLoadView {
+                    table_id,
+                    partition,
+                    read_units_per_sec: t.measured.read_per_sec,
+                    write_units_per_sec: t.measured.write_per_sec,
+                    size_bytes: t.measured.size_bytes,
+                    utilisation: t.utilisation,
+                    above_target_secs: t
+                        .above_since
+                        .map_or(0.0, |s| now.duration_since(s).as_secs_f64()),
+                }
+            })
+            .collect();
+        loads.sort_by_key(|l| (l.table_id, l.partition));
+        (loads, state.events.iter().cloned().collect())
+    }
+
+    fn event(&self, text: String) {
+        let mut state = self.state.lock();
+        if state.events.len() >= EVENTS_KEPT {
+            state.events.pop_front();
+        }
+        state.events.push_back(text);
+    }
+
+    /// Folds one round of every replica's counters into per-partition rates.
+    fn absorb(&self, map: &ClusterMap, loads: &[(NodeId, Vec<GroupLoad>)], now: Instant) {
+        let mut state = self.state.lock();
+        let mut round: HashMap<u64, Measured> = HashMap::new();
+        for (node, groups) in loads {
+            for g in groups {
+                let group = partition_group(g.table_id, g.partition);
+                let key = (*node, group);
+                let entry = round.entry(group).or_default();
+                if let Some((opened, read, write, at)) = state.counters.get(&key).copied() {
+                    let secs = now.duration_since(at).as_secs_f64();
+                    if opened == g.opened_at_ms && secs > 0.0 {
+                        entry.read_per_sec += (g.read_units - read).max(0.0) / secs;
+                        entry.write_per_sec += (g.write_units - write).max(0.0) / secs;
+                    }
+                }
+                if g.leader || entry.size_bytes == 0 {
+                    entry.size_bytes = g.size_bytes;
+                }
+                entry
+                    .samples
+                    .extend(g.samples.iter().map(|s| (s.token, s.units)));
+                state
+                    .counters
+                    .insert(key, (g.opened_at_ms, g.read_units, g.write_units, now));
+            }
+        }
+        // Only partitions in the map are tracked (a deleted table's are forgotten).
+        let live: std::collections::HashSet<u64> = map
+            .tables
+            .values()
+            .flat_map(|t| (0..t.partitions.len() as u32).map(|p| partition_group(t.def.id, p)))
+            .collect();
+        state.tracked.retain(|g, _| live.contains(g));
+        state.counters.retain(|(_, g), _| live.contains(g));
+        for group in live {
+            let measured = round.remove(&group).unwrap_or_default();
+            let utilisation = (measured.read_per_sec / self.config.partition_rcu)
+                .max(measured.write_per_sec / self.config.partition_wcu);
+            let above = utilisation > self.config.target;
+            let tracked = state.tracked.entry(group).or_insert_with(|| Tracked {
+                first_seen: now,
+                above_since: None,
+                hot_key_reported: false,
+                measured: Measured::default(),
+                utilisation: 0.0,
+            });
+            tracked.measured = measured;
+            tracked.utilisation = utilisation;
+            if above {
+                tracked.above_since.get_or_insert(now);
+            } else {
+                tracked.above_since = None;
+                tracked.hot_key_reported = false;
+            }
+        }
+    }
+
+    /// The partition to split now and why, if any: the longest-hot one past the window,
+    /// else one over the size limit. Partitions seen for less than a window (a split's
+    /// halves included) wait.
+    fn candidate(&self, map: &ClusterMap, now: Instant) -> Option<(u64, SplitReason)> {
+        let state = self.state.lock();
+        let window = self.config.window;
+        let mut hot: Vec<(u64, &Tracked)> = state
+            .tracked
+            .iter()
+            .filter(|(_, t)| {
+                t.above_since.is_some_and(|s| {
+                    now.duration_since(s) >= window && now.duration_since(t.first_seen) >= window
+                }) && !t.hot_key_reported
+            })
+            .map(|(g, t)| (*g, t))
+            .collect();
+        hot.sort_by_key(|(g, t)| (t.above_since, *g));
+        if let Some((group, t)) = hot.first() {
+            return Some((
+                *group,
+                SplitReason::Load {
+                    utilisation: t.utilisation,
+                    read_per_sec: t.measured.read_per_sec,
+                    write_per_sec: t.measured.write_per_sec,
+                    above_secs: t
+                        .above_since
+                        .map_or(0.0, |s| now.duration_since(s).as_secs_f64()),
+                    samples: t.measured.samples.clone(),
+                },
+            ));
+        }
+        let settled = self.config.interval * 2;
+        let mut large: Vec<(u64, u64)> = state
+            .tracked
+            .iter()
+            .filter(|(_, t)| {
+                t.measured.size_bytes > self.config.split_bytes
+                    && now.duration_since(t.first_seen) >= settled
+            })
+            .map(|(g, t)| (*g, t.measured.size_bytes))
+            .collect();
+        large.sort_by_key(|(g, size)| (std::cmp::Reverse(*size), *g));
+        let _ = map;
+        large
+            .first()
+            .map(|(g, size)| (*g, SplitReason::Size { bytes: *size }))
+    }
+
+    /// Forgets what was measured of a partition that was just split: its remaining
+    /// half is measured afresh for a whole window before it may split again.
+    fn restart(&self, group: u64) {
+        self.state.lock().tracked.remove(&group);
+    }
+
+    fn hot_key_reported(&self, group: u64) {
+        if let Some(t) = self.state.lock().tracked.get_mut(&group) {
+            t.hot_key_reported = true;
+        }
+    }
+
+    /// Each node's load (the utilisation of every partition it replicates), with the
+    /// partition being split counted half, since its other half is about to leave.
+    fn node_loads(&self, map: &ClusterMap, splitting: u64) -> BTreeMap<NodeId, f64> {
+        let state = self.state.lock();
+        let mut loads: BTreeMap<NodeId, f64> = map
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.state == rotor_model::cluster::NodeState::Active)
+            .map(|(id, _)| (*id, 0.0))
+            .collect();
+        for entry in map.tables.values() {
+            for (p, info) in entry.partitions.iter().enumerate() {
+                let group = partition_group(entry.def.id, p as u32);
+                let mut u = state.tracked.get(&group).map_or(0.0, |t| t.utilisation);
+                if group == splitting {
+                    u /= 2.0;
+                }
+                for r in &info.replicas {
+                    if let Some(l) = loads.get_mut(r) {
+                        *l += u;
+                    }
+                }
+            }
+        }
+        loads
+    }
+}
+
+/// Why a partition is split.
+#[derive(Debug, Clone)]
+enum SplitReason {
+    Load {
+        utilisation: f64,
+        read_per_sec: f64,
+        write_per_sec: f64,
+        above_secs: f64,
+        samples: Vec<(u64, f64)>,
+    },
+    Size {
+        bytes: u64,
+    },
+}
+
+/// The nodes a split's new half goes to: the three least loaded active nodes (fewer
+/// when the cluster has fewer), ties broken by id.
+fn least_loaded(loads: &BTreeMap<NodeId, f64>, replicas: usize) -> Vec<NodeId> {
+    let mut nodes: Vec<(NodeId, f64)> = loads.iter().map(|(n, l)| (*n, *l)).collect();
+    nodes.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    nodes.into_iter().take(replicas).map(|(n, _)| n).collect()
+}
+
+/// The autoscaler's loop: measures and decides while this node leads the metadata group.
+pub async fn run(host: Arc<Host>) {
+    let scaler = host.autoscaler.clone();
+    if !scaler.config.enabled {
+        tracing::info!("autoscaler off (--autoscale off)");
+        return;
+    }
+    let mut tick = tokio::time::interval(scaler.config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut leading = false;
+    loop {
+        tick.tick().await;
+        let is_leader = host.is_meta_leader();
+        if !is_leader {
+            if leading {
+                // Another node measures now; start afresh if leadership comes back.
+                *scaler.state.lock() = State::default();
+            }
+            leading = false;
+            continue;
+        }
+        leading = true;
+        if let Err(e) = round(&host, &scaler).await {
+            tracing::warn!("autoscaler round failed (will retry): {e:#}");
+        }
+    }
+}
+
+/// One round: read every node's load, update the measurements, maybe split one partition.
+async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
+    let map = host.map.borrow().clone();
+    let reads = map.nodes.iter().map(|(id, node)| {
+        let host = host.clone();
+        let addr = node.addr.clone();
+        let id = *id;
+        async move {
+            let channel = host.peers.channel(&addr).ok()?;
+            let mut request = tonic::Request::new(LoadRequest {});
+            request.set_timeout(Duration::from_secs(2));
+            let reply = ClusterClient::new(channel).load(request).await.ok()?;
+            Some((id, reply.into_inner().groups))
+        }
+    });
+    let loads: Vec<(NodeId, Vec<GroupLoad>)> = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let now = Instant::now();
+    scaler.absorb(&map, &loads, now);
+    publish_metrics(scaler);
+    let Some((group, reason)) = scaler.candidate(&map, now) else {
+        return Ok(());
+    };
+    let (table_id, partition) = rotor_model::cluster::group_partition(group);
+    let Some(entry) = map.table_by_id(table_id) else {
+        return Ok(());
+    };
+    let Some(info) = entry.partitions.get(partition as usize) else {
+        return Ok(());
+    };
+    let Some(range) = entry.def.partition_tokens(partition) else {
+        return Ok(());
+    };
+    let table = entry.def.name.clone();
+    let (at, why) = match &reason {
+        SplitReason::Load {
+            utilisation,
+            read_per_sec,
+            write_per_sec,
+            above_secs,
+            samples,
+        } => {
+            // Samples from before an earlier split may name tokens given away since.
+            let mine: Vec<(u64, f64)> = samples
+                .iter()
+                .copied()
+                .filter(|(t, _)| range.contains(*t))
+                .collect();
+            if mine.is_empty() {
+                return Ok(());
+            }
+            let at = load_median(&mine).filter(|t| range.splits_at(*t));
+            let why = format!(
+                "load: {:.0}% of capacity ({read_per_sec:.0} RCU/s, {write_per_sec:.0} WCU/s) for {above_secs:.0} s, target {:.0}%",
+                utilisation * 100.0,
+                scaler.config.target * 100.0
+            );
+            match at {
+                Some(at) => (at, why),
+                None => {
+                    scaler.hot_key_reported(group);
+                    metrics::counter!("rotor_autoscaler_hot_keys_total").increment(1);
+                    let text = format!(
+                        "table {table} partition {partition}: hot ({why}) but its load is on one partition key; not split (a single key cannot be divided)"
+                    );
+                    tracing::warn!("{text}");
+                    scaler.event(text);
+                    return Ok(());
+                }
+            }
+        }
+        SplitReason::Size { bytes } => {
+            let at = size_median(host, &map, table_id, partition, &info.replicas).await;
+            let why = format!(
+                "size: {bytes} bytes, over the limit of {} bytes",
+                scaler.config.split_bytes
+            );
+            match at.filter(|t| range.splits_at(*t)) {
+                Some(at) => (at, why),
+                None => {
+                    scaler.hot_key_reported(group);
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let child = entry.partitions.len() as u32;
+    let replicas = info.replicas.len().max(1);
+    let place = least_loaded(&scaler.node_loads(&map, group), replicas);
+    let outcome = host
+        .propose(MetaCommand::SplitPartition {
+            table_id,
+            partition,
+            at,
+            child,
+            place: Some(place.clone()),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match outcome.reply {
+        MetaReply::Done => {
+            scaler.restart(group);
+            metrics::counter!("rotor_autoscaler_splits_total", "reason" => match reason {
+                SplitReason::Load { .. } => "load",
+                SplitReason::Size { .. } => "size",
+            })
+            .increment(1);
+            let text = format!(
+                "table {table} partition {partition} split at token {at:#018x} into partition {child} ({why}); partition {child} moves to nodes {place:?}"
+            );
+            tracing::info!("{text}");
+            scaler.event(text);
+        }
+        other => tracing::info!(table = %table, partition, "split not made: {other:?}"),
+    }
+    Ok(())
+}
+
+/// The size median of a partition, asked of its replicas in turn.
+async fn size_median(
+    host: &Arc<Host>,
+    map: &ClusterMap,
+    table_id: u32,
+    partition: u32,
+    replicas: &[NodeId],
+) -> Option<u64> {
+    for node in replicas {
+        let Some(addr) = map.node_addr(*node) else {
+            continue;
+        };
+        let Ok(channel) = host.peers.channel(addr) else {
+            continue;
+        };
+        let mut request = tonic::Request::new(SplitPointRequest {
+            table_id,
+            partition,
+        });
+        request.set_timeout(Duration::from_secs(60));
+        if let Ok(reply) = ClusterClient::new(channel).split_point(request).await {
+            let reply = reply.into_inner();
+            return reply.found.then_some(reply.token);
+        }
+    }
+    None
+}
+
+fn publish_metrics(scaler: &Autoscaler) {
+    let (loads, _) = scaler.view();
+    let hot = loads
+        .iter()
+        .filter(|l| l.utilisation > scaler.config.target)
+        .count();
+    metrics::gauge!("rotor_autoscaler_partitions_above_target").set(hot as f64);
+    metrics::gauge!("rotor_autoscaler_partitions").set(loads.len() as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rotor_model::cluster::{NodeInfo, NodeState};
+
+    fn config() -> AutoscaleConfig {
+        AutoscaleConfig {
+            window: Duration::from_secs(10),
+            interval: Duration::from_secs(1),
+            partition_wcu: 100.0,
+            partition_rcu: 300.0,
+            ..AutoscaleConfig::default()
+        }
+    }
+
+    fn map() -> ClusterMap {
+        let mut map = ClusterMap::default();
+        for id in 1..=4 {
+            map.nodes.insert(
+                id,
+                NodeInfo {
+                    addr: format!("127.0.0.1:{}", 7100 + id),
+                    state: NodeState::Active,
+                },
+            );
+        }
+        let def = rotor_model::table::TableDef {
+            name: "t".into(),
+            id: 1,
+            key_schema: rotor_model::table::KeySchema {
+                partition: rotor_model::table::KeyAttribute {
+                    name: "pk".into(),
+                    ty: rotor_model::table::ScalarType::S,
+                },
+                sort: None,
+            },
+            attribute_definitions: vec![],
+            billing_mode: rotor_model::table::BillingMode::PayPerRequest,
+            read_capacity_units: 0,
+            write_capacity_units: 0,
+            creation_time: 0.0,
+            last_billing_mode_change: None,
+            partition_count: 0,
+            table_class: None,
+            deletion_protection: false,
+            layout: vec![],
+            max_read_request_units: None,
+            max_write_request_units: None,
+        };
+        crate::meta::apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
+        map
+    }
+
+    fn load(partition: u32, writes: f64, opened: u64) -> GroupLoad {
+        GroupLoad {
+            table_id: 1,
+            partition,
+            read_units: 0.0,
+            write_units: writes,
+            size_bytes: 10,
+            item_count: 1,
+            leader: true,
+            samples: vec![],
+            opened_at_ms: opened,
+        }
+    }
+
+    #[test]
+    fn a_partition_is_split_only_after_a_whole_window_above_target() {
+        let scaler = Autoscaler::new(config());
+        let map = map();
+        let t0 = Instant::now();
+        let group = partition_group(1, 0);
+        // 90 WCU/s against 100 per partition: 90%, above the 70% target from the
+        // second reading (the first has no rate yet) at s = 1.
+        for s in 0..=11u64 {
+            let now = t0 + Duration::from_secs(s);
+            scaler.absorb(&map, &[(1, vec![load(0, 90.0 * s as f64, 7)])], now);
+            let candidate = scaler.candidate(&map, now);
+            if s < 11 {
+                assert!(candidate.is_none(), "split after only {s} s");
+            } else {
+                assert!(matches!(candidate, Some((g, SplitReason::Load { .. })) if g == group));
+            }
+        }
+        let (views, _) = scaler.view();
+        assert!((views[0].write_units_per_sec - 90.0).abs() < 1e-6);
+        assert!((views[0].utilisation - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_dip_below_target_restarts_the_window() {
+        let scaler = Autoscaler::new(config());
+        let map = map();
+        let t0 = Instant::now();
+        let mut total = 0.0;
+        for s in 0..=19u64 {
+            // One quiet second at s = 8: the window starts again at s = 9.
+            total += if s == 8 { 10.0 } else { 90.0 };
+            let now = t0 + Duration::from_secs(s);
+            scaler.absorb(&map, &[(1, vec![load(0, total, 7)])], now);
+            let candidate = scaler.candidate(&map, now);
+            assert_eq!(candidate.is_some(), s == 19, "at {s} s");
+        }
+    }
+
+    #[test]
+    fn a_reopened_replica_does_not_count_as_a_burst() {
+        let scaler = Autoscaler::new(config());
+        let map = map();
+        let t0 = Instant::now();
+        scaler.absorb(&map, &[(1, vec![load(0, 1_000_000.0, 7)])], t0);
+        // Counters restarted (a new opened_at): no rate from the difference.
+        scaler.absorb(
+            &map,
+            &[(1, vec![load(0, 5.0, 8)])],
+            t0 + Duration::from_secs(1),
+        );
+        let (views, _) = scaler.view();
+        assert_eq!(views[0].write_units_per_sec, 0.0);
+    }
+
+    #[test]
+    fn the_new_half_goes_to_the_least_loaded_nodes() {
+        let loads = BTreeMap::from([(1, 0.9), (2, 0.5), (3, 0.45), (4, 0.0)]);
+        assert_eq!(least_loaded(&loads, 3), vec![4, 3, 2]);
+        assert_eq!(least_loaded(&loads, 9).len(), 4);
+    }
+}
