@@ -452,7 +452,9 @@ impl Host {
     /// Opens the groups the map gives this node and closes the ones it no longer does;
     /// carries splits the map lists into the parents' logs.
     async fn reconcile(&self, map: &ClusterMap) -> anyhow::Result<()> {
-        let mut wanted: HashMap<u64, (&TableDef, u32, &PartitionInfo)> = HashMap::new();
+        // In group order: a split's parent (a lower partition id) opens before its
+        // children, so a child is only opened once its parent here has handed it over.
+        let mut wanted: BTreeMap<u64, (&TableDef, u32, &PartitionInfo)> = BTreeMap::new();
         for entry in map.tables.values() {
             for (p, info) in entry.partitions.iter().enumerate() {
                 if info.replicas.contains(&self.id) {
@@ -731,12 +733,14 @@ impl Host {
         let map = self.map.borrow().clone();
         let membership = metrics.membership_config.membership().clone();
         let (table_id, index) = rotor_model::cluster::group_partition(group);
-        let split_half = map
-            .replicas(table_id, index)
-            .is_some_and(|i| i.split_from.is_some());
-        if split_half && voters.iter().any(|v| membership.get_node(v).is_none()) {
-            // New replicas of a split's half hold none of its items: they must catch up
-            // by snapshot, never from the start of the log.
+        let info = map.replicas(table_id, index);
+        let split_half = info.is_some_and(|i| i.split_from.is_some());
+        let was_split = info.is_some_and(|i| i.initial != g.partition.range());
+        if (split_half || was_split) && voters.iter().any(|v| membership.get_node(v).is_none()) {
+            // A new replica must catch up by snapshot, never from the start of the log:
+            // a split's half holds none of its items there, and a partition that was
+            // split would replay writes into the tokens it gave away (whose new owner
+            // may live on that node).
             purge_to_snapshot(&g.raft).await?;
         }
         for v in &voters {

@@ -157,9 +157,17 @@ impl Partition {
         let mut batch = WriteBatch::default();
         batch.put_cf(meta, stats_key(self.table_id, self.index), encode(&kept)?);
         batch.put_cf(meta, range_key(self.table_id, self.index), encode(&lower)?);
-        batch.put_cf(meta, stats_key(self.table_id, child), encode(&moved)?);
-        batch.put_cf(meta, range_key(self.table_id, child), encode(&upper)?);
-        batch.put_cf(meta, seeded_key(self.table_id, child), [1u8]);
+        // The child's records, unless this node holds a copy of the child already (from
+        // a snapshot): that copy, not this parent's, is the child's state here.
+        if engine
+            .db()
+            .get_cf(meta, range_key(self.table_id, child))?
+            .is_none()
+        {
+            batch.put_cf(meta, stats_key(self.table_id, child), encode(&moved)?);
+            batch.put_cf(meta, range_key(self.table_id, child), encode(&upper)?);
+            batch.put_cf(meta, seeded_key(self.table_id, child), [1u8]);
+        }
         put_records(engine, &mut batch, records)?;
         engine.write(batch)?;
         *stats = kept;

@@ -163,3 +163,87 @@ async fn state_and_statistics_survive_reopen_and_delete_table_clears_them() {
     assert_ne!(again.id, table_id, "table ids are never reused");
     assert_eq!(store.table_stats(&again).item_count, 0);
 }
+
+/// A split on the engine directly: the child's statistics are counted from the items,
+/// the parent refuses the child's keys from then on, and reopening keeps both ranges.
+#[test]
+fn a_split_hands_the_upper_tokens_over_in_place() {
+    use rotor_model::keys::token_of_item_key;
+    use rotor_model::table::TokenRange;
+    use rotor_storage::{Engine, Partition, SplitOutcome, StorageError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let parent = Partition::open(&engine, 1, 0, TokenRange::ALL, false).unwrap();
+    let put = |pk: String| WriteRequest {
+        table_id: 1,
+        item_key: item_key(1, &AttributeValue::S(pk.clone()), None),
+        command: WriteCommand::Put {
+            item: key(&pk),
+            condition: None,
+        },
+    };
+    let writes: Vec<WriteRequest> = (0..50).map(|i| put(format!("k{i}"))).collect();
+    for w in &writes {
+        parent.apply(&engine, w).unwrap();
+    }
+    let mut tokens: Vec<u64> = writes
+        .iter()
+        .map(|w| token_of_item_key(&w.item_key).unwrap())
+        .collect();
+    tokens.sort();
+    let at = tokens[20];
+    let before = parent.stats();
+    let outcome = parent.split(&engine, at, 1, &[]).unwrap();
+    let SplitOutcome::Split { child } = outcome else {
+        panic!("not split: {outcome:?}")
+    };
+    assert_eq!(child.item_count, 30, "the items at and above the cut");
+    assert_eq!(parent.stats().item_count, 20);
+    assert_eq!(
+        parent.stats().size_bytes + child.size_bytes,
+        before.size_bytes
+    );
+    assert_eq!(
+        parent.split(&engine, at, 1, &[]).unwrap(),
+        SplitOutcome::AlreadySplit,
+        "applying the same split again changes nothing"
+    );
+    // The parent refuses the keys it gave away, and keeps serving its own.
+    let upper = writes
+        .iter()
+        .find(|w| token_of_item_key(&w.item_key).unwrap() >= at)
+        .unwrap();
+    let lower = writes
+        .iter()
+        .find(|w| token_of_item_key(&w.item_key).unwrap() < at)
+        .unwrap();
+    assert!(matches!(
+        parent.apply(&engine, upper),
+        Err(StorageError::OutsideRange { .. })
+    ));
+    parent.apply(&engine, lower).unwrap();
+    // The child opens with its range, statistics and seed; the parent reopens narrowed.
+    let child = Partition::open(&engine, 1, 1, TokenRange::ALL, true).unwrap();
+    assert!(child.is_seeded());
+    assert_eq!(
+        child.range(),
+        TokenRange {
+            start: at,
+            end: None
+        }
+    );
+    assert_eq!(child.stats().item_count, 30);
+    child.apply(&engine, upper).unwrap();
+    let reopened = Partition::open(&engine, 1, 0, TokenRange::ALL, false).unwrap();
+    assert_eq!(
+        reopened.range(),
+        TokenRange {
+            start: 0,
+            end: Some(at)
+        }
+    );
+    // A half made elsewhere (no seed here) waits for a snapshot.
+    let unseeded = Partition::open(&engine, 1, 7, TokenRange::ALL, true).unwrap();
+    assert!(!unseeded.is_seeded());
+}

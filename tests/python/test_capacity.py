@@ -3,6 +3,8 @@
 Read units: 1 per 4 KB for strongly consistent reads, half that for
 eventually consistent; write units: 1 per 1 KB (rounded up).
 """
+import os
+
 import pytest
 
 
@@ -93,3 +95,31 @@ def test_query_capacity_sums_item_sizes(client, range_table):
                 ReturnConsumedCapacity="TOTAL")
     assert client.query(ConsistentRead=True, **base)["ConsumedCapacity"]["CapacityUnits"] == 3.0
     assert client.query(**base)["ConsumedCapacity"]["CapacityUnits"] == 1.5
+
+
+def test_provisioned_table_throttles_past_its_burst(client, make_table):
+    """1 WCU: the burst (five minutes of capacity) is served, then the SDK sees
+    ProvisionedThroughputExceededException with DynamoDB's ThrottlingReasons."""
+    from botocore.exceptions import ClientError
+
+    name = make_table(billing="PROVISIONED", throughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    refused = None
+    written = 0
+    for i in range(2000):
+        try:
+            client.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}})
+            written += 1
+        except ClientError as e:
+            refused = e
+            break
+    if refused is None:
+        # DDB-LOCAL DEPARTURE: DynamoDB Local never throttles; real DynamoDB (and
+        # Rotor) refuse once a partition's burst capacity is spent.
+        assert os.environ.get("DYNAMODB_ENDPOINT"), "Rotor never throttled 2000 writes at 1 WCU"
+        return
+    assert refused.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert "provisioned throughput" in refused.response["Error"]["Message"]
+    reasons = refused.response.get("ThrottlingReasons", [])
+    assert reasons and reasons[0]["reason"] == "TableWriteProvisionedThroughputExceeded"
+    assert reasons[0]["resource"].endswith("table/" + name)
+    assert written >= 60, f"throttled after only {written} writes: no burst capacity"
