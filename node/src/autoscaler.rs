@@ -102,10 +102,6 @@ impl Autoscaler {
         }
     }
 
-    pub fn config(&self) -> &AutoscaleConfig {
-        &self.config
-    }
-
     /// Every partition's latest measurement, and the recent decisions, oldest first.
     pub fn view(&self) -> (Vec<PartitionLoadView>, Vec<String>) {
         let state = self.state.lock();
@@ -201,7 +197,7 @@ impl Autoscaler {
     /// The partition to split now and why, if any: the longest-hot one past the window,
     /// else one over the size limit. Partitions seen for less than a window (a split's
     /// halves included) wait.
-    fn candidate(&self, map: &ClusterMap, now: Instant) -> Option<(u64, SplitReason)> {
+    fn candidate(&self, now: Instant) -> Option<(u64, SplitReason)> {
         let state = self.state.lock();
         let window = self.config.window;
         let mut hot: Vec<(u64, &Tracked)> = state
@@ -240,7 +236,6 @@ impl Autoscaler {
             .map(|(g, t)| (*g, t.measured.size_bytes))
             .collect();
         large.sort_by_key(|(g, size)| (std::cmp::Reverse(*size), *g));
-        let _ = map;
         large
             .first()
             .map(|(g, size)| (*g, SplitReason::Size { bytes: *size }))
@@ -360,7 +355,7 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
     let now = Instant::now();
     scaler.absorb(&map, &loads, now);
     publish_metrics(scaler);
-    let Some((group, reason)) = scaler.candidate(&map, now) else {
+    let Some((group, reason)) = scaler.candidate(now) else {
         return Ok(());
     };
     let (table_id, partition) = rotor_model::cluster::group_partition(group);
@@ -574,7 +569,7 @@ mod tests {
         for s in 0..=11u64 {
             let now = t0 + Duration::from_secs(s);
             scaler.absorb(&map, &[(1, vec![load(0, 90.0 * s as f64, 7)])], now);
-            let candidate = scaler.candidate(&map, now);
+            let candidate = scaler.candidate(now);
             if s < 11 {
                 assert!(candidate.is_none(), "split after only {s} s");
             } else {
@@ -597,7 +592,7 @@ mod tests {
             total += if s == 8 { 10.0 } else { 90.0 };
             let now = t0 + Duration::from_secs(s);
             scaler.absorb(&map, &[(1, vec![load(0, total, 7)])], now);
-            let candidate = scaler.candidate(&map, now);
+            let candidate = scaler.candidate(now);
             assert_eq!(candidate.is_some(), s == 19, "at {s} s");
         }
     }
