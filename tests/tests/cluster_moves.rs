@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue as AV;
-use rotor_model::cluster::{partition_group, ClusterMap};
+use rotor_model::cluster::{partition_group, ClusterMap, NodeState};
 use rotor_node::admin::fetch_map;
 use rotor_node::meta::ring_of;
 use rotor_tests::cluster::Cluster;
@@ -129,6 +129,23 @@ async fn partitions_move_on_join_and_drain_under_write_load() {
         .drain(rotor_proto::v1::DrainRequest { node_id: 1 })
         .await
         .expect("drain");
+    // The drain is committed when the call returns; node 2 applies it a moment later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let map = fetch_map(&cluster.node_addr(2)).await.ok();
+        if map.is_some_and(|m| {
+            m.nodes
+                .get(&1)
+                .is_some_and(|n| n.state == NodeState::Draining)
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 2 never saw node 1 draining"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (after_drain, took) =
         wait_settled(&cluster, "draining node 1", Duration::from_secs(120)).await;
     let on_node1 = placements(&after_drain)
