@@ -11,6 +11,12 @@
 //! loaded nodes, where the rebalancer then moves it. A half is not split again before
 //! it has been measured for a whole window of its own; a partition whose load is one
 //! partition key is reported, never split.
+//!
+//! It also makes tables reach the `WarmThroughput` their users asked for: a table whose
+//! partitions serve less than that at once has its widest partitions split in two at
+//! their middle token, every round, until it has enough (with `--no-autoscale` too:
+//! that is asked for, not decided). And it publishes this node's per-partition
+//! capacity to the map, which DescribeTable's warm throughput is counted in.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rotor_model::cluster::{partition_group, ClusterMap, MetaCommand, MetaReply, NodeId};
+use rotor_model::table::{TokenRange, UnitsPerSecond};
 use rotor_proto::v1::cluster_client::ClusterClient;
 use rotor_proto::v1::{GroupLoad, LoadRequest, PartitionLoadView, SplitPointRequest};
 
@@ -66,6 +73,9 @@ struct Measured {
     write_per_sec: f64,
     size_bytes: u64,
     samples: Vec<(u64, f64)>,
+    /// Its leader holds its items and owns exactly the tokens the map gives it (every
+    /// split of it applied): it may be split again.
+    ready: bool,
 }
 
 /// What the autoscaler remembers of one partition group.
@@ -154,6 +164,16 @@ impl Autoscaler {
                 }
                 if g.leader || entry.size_bytes == 0 {
                     entry.size_bytes = g.size_bytes;
+                }
+                if g.leader && g.seeded {
+                    let owns = TokenRange {
+                        start: g.range_start,
+                        end: (!g.range_open_end).then_some(g.range_end),
+                    };
+                    entry.ready = map
+                        .table_by_id(g.table_id)
+                        .and_then(|t| t.def.partition_tokens(g.partition))
+                        == Some(owns);
                 }
                 entry
                     .samples
@@ -253,15 +273,24 @@ impl Autoscaler {
         }
     }
 
+    /// Whether a partition may be split now (see `Measured::ready`).
+    fn ready(&self, group: u64) -> bool {
+        self.state
+            .lock()
+            .tracked
+            .get(&group)
+            .is_some_and(|t| t.measured.ready)
+    }
+
     /// Each node's load (the utilisation of every partition it replicates), with the
     /// partition being split counted half, since its other half is about to leave.
-    fn node_loads(&self, map: &ClusterMap, splitting: u64) -> BTreeMap<NodeId, f64> {
+    fn node_loads(&self, map: &ClusterMap, splitting: u64) -> BTreeMap<NodeId, NodeLoad> {
         let state = self.state.lock();
-        let mut loads: BTreeMap<NodeId, f64> = map
+        let mut loads: BTreeMap<NodeId, NodeLoad> = map
             .nodes
             .iter()
             .filter(|(_, n)| n.state == rotor_model::cluster::NodeState::Active)
-            .map(|(id, _)| (*id, 0.0))
+            .map(|(id, _)| (*id, NodeLoad::default()))
             .collect();
         for entry in map.tables.values() {
             for (p, info) in entry.partitions.iter().enumerate() {
@@ -270,15 +299,25 @@ impl Autoscaler {
                 if group == splitting {
                     u /= 2.0;
                 }
-                for r in &info.replicas {
+                // Where a partition is headed is where its load will be.
+                let holders = info.pinned.as_ref().unwrap_or(&info.replicas);
+                for r in holders {
                     if let Some(l) = loads.get_mut(r) {
-                        *l += u;
+                        l.utilisation += u;
+                        l.replicas += 1;
                     }
                 }
             }
         }
         loads
     }
+}
+
+/// What a node carries: the utilisation of its replicas, summed, and how many it has.
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeLoad {
+    utilisation: f64,
+    replicas: usize,
 }
 
 /// Why a partition is split.
@@ -296,20 +335,54 @@ enum SplitReason {
     },
 }
 
+impl SplitReason {
+    fn label(&self) -> &'static str {
+        match self {
+            SplitReason::Load { .. } => "load",
+            SplitReason::Size { .. } => "size",
+        }
+    }
+}
+
+/// What "least loaded" weighs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weigh {
+    /// Utilisation, then replica count: a split for load goes where load is lowest.
+    Load,
+    /// Replica count, then utilisation: a split for warm throughput adds capacity, and
+    /// capacity is partitions per node.
+    Replicas,
+}
+
 /// The nodes a split's new half goes to: the three least loaded active nodes (fewer
 /// when the cluster has fewer), ties broken by id.
-fn least_loaded(loads: &BTreeMap<NodeId, f64>, replicas: usize) -> Vec<NodeId> {
-    let mut nodes: Vec<(NodeId, f64)> = loads.iter().map(|(n, l)| (*n, *l)).collect();
-    nodes.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+fn least_loaded(loads: &BTreeMap<NodeId, NodeLoad>, replicas: usize, weigh: Weigh) -> Vec<NodeId> {
+    let mut nodes: Vec<(NodeId, NodeLoad)> = loads.iter().map(|(n, l)| (*n, *l)).collect();
+    nodes.sort_by(|a, b| {
+        let by_load = a.1.utilisation.total_cmp(&b.1.utilisation);
+        let by_count = a.1.replicas.cmp(&b.1.replicas);
+        match weigh {
+            Weigh::Load => by_load.then(by_count),
+            Weigh::Replicas => by_count.then(by_load),
+        }
+        .then(a.0.cmp(&b.0))
+    });
     nodes.into_iter().take(replicas).map(|(n, _)| n).collect()
+}
+
+/// The token halfway through a range.
+fn middle(range: TokenRange) -> u64 {
+    let end = range.end.map_or(1u128 << 64, u128::from);
+    (u128::from(range.start) + (end - u128::from(range.start)) / 2) as u64
 }
 
 /// The autoscaler's loop: measures and decides while this node leads the metadata group.
 pub async fn run(host: Arc<Host>) {
     let scaler = host.autoscaler.clone();
     if !scaler.config.enabled {
-        tracing::info!("autoscaler off (--autoscale off)");
-        return;
+        tracing::info!(
+            "autoscaler off (--no-autoscale): partitions are split only to reach a table's WarmThroughput"
+        );
     }
     let mut tick = tokio::time::interval(scaler.config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -355,6 +428,25 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
     let now = Instant::now();
     scaler.absorb(&map, &loads, now);
     publish_metrics(scaler);
+    let capacity = UnitsPerSecond {
+        read: scaler.config.partition_rcu as u64,
+        write: scaler.config.partition_wcu as u64,
+    };
+    if map.partition_capacity() != capacity {
+        host.propose(MetaCommand::SetPartitionCapacity { capacity })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(
+            read = capacity.read,
+            write = capacity.write,
+            "per-partition capacity set for the cluster (units per second)"
+        );
+        return Ok(());
+    }
+    warm_splits(host, scaler, &map).await?;
+    if !scaler.config.enabled {
+        return Ok(());
+    }
     let Some((group, reason)) = scaler.candidate(now) else {
         return Ok(());
     };
@@ -423,7 +515,8 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
     };
     let child = entry.partitions.len() as u32;
     let replicas = info.replicas.len().max(1);
-    let place = least_loaded(&scaler.node_loads(&map, group), replicas);
+    let place = least_loaded(&scaler.node_loads(&map, group), replicas, Weigh::Load);
+    let label = reason.label();
     let outcome = host
         .propose(MetaCommand::SplitPartition {
             table_id,
@@ -437,11 +530,7 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
     match outcome.reply {
         MetaReply::Done => {
             scaler.restart(group);
-            metrics::counter!("rotor_autoscaler_splits_total", "reason" => match reason {
-                SplitReason::Load { .. } => "load",
-                SplitReason::Size { .. } => "size",
-            })
-            .increment(1);
+            metrics::counter!("rotor_autoscaler_splits_total", "reason" => label).increment(1);
             let text = format!(
                 "table {table} partition {partition} split at token {at:#018x} into partition {child} ({why}); partition {child} moves to nodes {place:?}"
             );
@@ -449,6 +538,76 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
             scaler.event(text);
         }
         other => tracing::info!(table = %table, partition, "split not made: {other:?}"),
+    }
+    Ok(())
+}
+
+/// Splits tables that serve less at once than their requested `WarmThroughput`: the
+/// widest of their ready partitions, each at its middle token, as many as are missing.
+async fn warm_splits(
+    host: &Arc<Host>,
+    scaler: &Autoscaler,
+    map: &ClusterMap,
+) -> anyhow::Result<()> {
+    for entry in map.tables.values() {
+        let missing = entry.def.warm_partitions_missing();
+        let Some(requested) = entry.def.warm_requested.filter(|_| missing > 0) else {
+            continue;
+        };
+        let table_id = entry.def.id;
+        let spans = entry.def.spans();
+        let mut ready: Vec<(u32, TokenRange)> = spans
+            .iter()
+            .filter(|s| scaler.ready(partition_group(table_id, s.partition)))
+            .filter_map(|s| Some((s.partition, entry.def.partition_tokens(s.partition)?)))
+            .filter(|(_, range)| range.splits_at(middle(*range)))
+            .collect();
+        let width = |r: &TokenRange| r.end.map_or(1u128 << 64, u128::from) - u128::from(r.start);
+        ready.sort_by_key(|(p, r)| (std::cmp::Reverse(width(r)), *p));
+        let mut loads = scaler.node_loads(map, u64::MAX);
+        let mut child = entry.partitions.len() as u32;
+        for (partition, range) in ready.into_iter().take(missing as usize) {
+            let replicas = entry
+                .partitions
+                .get(partition as usize)
+                .map_or(1, |p| p.replicas.len().max(1));
+            let place = least_loaded(&loads, replicas, Weigh::Replicas);
+            let at = middle(range);
+            let outcome = host
+                .propose(MetaCommand::SplitPartition {
+                    table_id,
+                    partition,
+                    at,
+                    child,
+                    place: Some(place.clone()),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if outcome.reply != MetaReply::Done {
+                tracing::info!(table = %entry.def.name, partition, "warm split not made: {:?}", outcome.reply);
+                break;
+            }
+            scaler.restart(partition_group(table_id, partition));
+            for n in &place {
+                if let Some(l) = loads.get_mut(n) {
+                    l.replicas += 1;
+                }
+            }
+            metrics::counter!("rotor_autoscaler_splits_total", "reason" => "warm_throughput")
+                .increment(1);
+            let text = format!(
+                "table {} partition {partition} split at token {at:#018x} into partition {child} (warm throughput: {} RCU/s and {} WCU/s requested, {} partitions serve {} and {}); partition {child} moves to nodes {place:?}",
+                entry.def.name,
+                requested.read,
+                requested.write,
+                spans.len(),
+                entry.def.warm_throughput().read,
+                entry.def.warm_throughput().write,
+            );
+            tracing::info!("{text}");
+            scaler.event(text);
+            child += 1;
+        }
     }
     Ok(())
 }
@@ -539,6 +698,8 @@ mod tests {
             layout: vec![],
             max_read_request_units: None,
             max_write_request_units: None,
+            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
+            warm_requested: None,
         };
         crate::meta::apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
         map
@@ -555,6 +716,10 @@ mod tests {
             leader: true,
             samples: vec![],
             opened_at_ms: opened,
+            seeded: true,
+            range_start: 0,
+            range_end: 0,
+            range_open_end: true,
         }
     }
 
@@ -615,8 +780,76 @@ mod tests {
 
     #[test]
     fn the_new_half_goes_to_the_least_loaded_nodes() {
-        let loads = BTreeMap::from([(1, 0.9), (2, 0.5), (3, 0.45), (4, 0.0)]);
-        assert_eq!(least_loaded(&loads, 3), vec![4, 3, 2]);
-        assert_eq!(least_loaded(&loads, 9).len(), 4);
+        let load = |utilisation, replicas| NodeLoad {
+            utilisation,
+            replicas,
+        };
+        let loads = BTreeMap::from([
+            (1, load(0.9, 1)),
+            (2, load(0.5, 1)),
+            (3, load(0.45, 9)),
+            (4, load(0.0, 9)),
+        ]);
+        assert_eq!(least_loaded(&loads, 3, Weigh::Load), vec![4, 3, 2]);
+        assert_eq!(least_loaded(&loads, 9, Weigh::Load).len(), 4);
+        assert_eq!(least_loaded(&loads, 2, Weigh::Replicas), vec![2, 1]);
+        // With no load anywhere, the nodes with fewest replicas.
+        let idle = BTreeMap::from([
+            (1, load(0.0, 5)),
+            (2, load(0.0, 2)),
+            (3, load(0.0, 5)),
+            (4, load(0.0, 1)),
+        ]);
+        assert_eq!(least_loaded(&idle, 2, Weigh::Load), vec![4, 2]);
+    }
+
+    #[test]
+    fn the_middle_of_a_range_cuts_it_in_two() {
+        assert_eq!(middle(TokenRange::ALL), 1 << 63);
+        let r = TokenRange {
+            start: 10,
+            end: Some(20),
+        };
+        assert_eq!(middle(r), 15);
+        let tail = TokenRange {
+            start: u64::MAX - 1,
+            end: None,
+        };
+        assert!(tail.splits_at(middle(tail)));
+    }
+
+    #[test]
+    fn a_partition_is_ready_once_its_leader_owns_what_the_map_gives_it() {
+        let scaler = Autoscaler::new(config());
+        let mut map = map();
+        let t0 = Instant::now();
+        // The map's partition 0 holds half the ring; a leader still owning all of it
+        // (a split not applied yet) is not ready.
+        let whole = load(0, 0.0, 1);
+        crate::meta::apply(
+            &mut map,
+            MetaCommand::SplitPartition {
+                table_id: 1,
+                partition: 0,
+                at: 1 << 63,
+                child: 1,
+                place: None,
+            },
+        );
+        scaler.absorb(&map, &[(1, vec![whole.clone()])], t0);
+        assert!(!scaler.ready(partition_group(1, 0)));
+        let narrowed = GroupLoad {
+            range_open_end: false,
+            range_end: 1 << 63,
+            ..whole
+        };
+        scaler.absorb(&map, &[(1, vec![narrowed.clone()])], t0);
+        assert!(scaler.ready(partition_group(1, 0)));
+        let unseeded = GroupLoad {
+            seeded: false,
+            ..narrowed
+        };
+        scaler.absorb(&map, &[(1, vec![unseeded])], t0);
+        assert!(!scaler.ready(partition_group(1, 0)));
     }
 }

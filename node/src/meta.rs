@@ -8,7 +8,7 @@ use rotor_model::cluster::{
     partition_group, ClusterMap, MetaCommand, MetaOutcome, MetaReply, NodeId, NodeInfo, NodeState,
     PartitionInfo, TableEntry,
 };
-use rotor_model::table::TokenRange;
+use rotor_model::table::{TableDef, TokenRange, MAX_WARM_PARTITIONS};
 
 use crate::placement::{Ring, DEFAULT_VNODES};
 
@@ -48,12 +48,17 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
             None => MetaReply::UnknownNode(id),
         },
         MetaCommand::CreateTable { mut def } => {
+            def.partition_capacity = map.partition_capacity();
+            let warm = def.warm_requested.map_or(1, |w| def.partitions_for(w));
             if map.tables.contains_key(&def.name) {
                 MetaReply::TableExists(def.name)
+            } else if warm > u64::from(MAX_WARM_PARTITIONS) {
+                MetaReply::Refused(warm_refusal(&def, warm))
             } else {
                 map.next_table_id = map.next_table_id.max(1);
                 def.id = map.next_table_id;
-                def.partition_count = def.partition_count.max(1);
+                // WarmThroughput: made with as many partitions as serve it at once.
+                def.partition_count = def.partition_count.max(warm as u32).max(1);
                 map.next_table_id += 1;
                 map.epoch += 1;
                 def.layout = rotor_model::table::equal_layout(def.partition_count);
@@ -84,9 +89,15 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
                 next.id = entry.def.id;
                 next.partition_count = entry.def.partition_count;
                 next.layout = entry.def.layout.clone();
-                entry.def = next.clone();
-                map.epoch += 1;
-                MetaReply::Table(next)
+                next.partition_capacity = entry.def.partition_capacity;
+                let warm = next.warm_requested.map_or(1, |w| next.partitions_for(w));
+                if warm > u64::from(MAX_WARM_PARTITIONS) {
+                    MetaReply::Refused(warm_refusal(&next, warm))
+                } else {
+                    entry.def = next.clone();
+                    map.epoch += 1;
+                    MetaReply::Table(next)
+                }
             }
             None => MetaReply::TableNotFound(def.name),
         },
@@ -127,11 +138,34 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
             child,
             place,
         } => split_partition(map, table_id, partition, at, child, place),
+        MetaCommand::SetPartitionCapacity { capacity } => {
+            if map.partition_capacity != Some(capacity) {
+                map.partition_capacity = Some(capacity);
+                for entry in map.tables.values_mut() {
+                    entry.def.partition_capacity = capacity;
+                }
+                map.epoch += 1;
+            }
+            MetaReply::Done
+        }
     };
     MetaOutcome {
         epoch: map.epoch,
         reply,
     }
+}
+
+/// Why a `WarmThroughput` request was refused: it needs more partitions than a table
+/// may have.
+fn warm_refusal(def: &TableDef, partitions: u64) -> String {
+    let most = def.partition_capacity;
+    format!(
+        "WarmThroughput needs {partitions} partitions at {} read and {} write units per second each; a table may have at most {MAX_WARM_PARTITIONS} (at most {} read and {} write units per second)",
+        most.read,
+        most.write,
+        most.read * u64::from(MAX_WARM_PARTITIONS),
+        most.write * u64::from(MAX_WARM_PARTITIONS)
+    )
 }
 
 /// A split: the child takes the parent's tokens from `at` on and starts on the parent's
@@ -176,7 +210,7 @@ fn split_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType, TableDef};
+    use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType, UnitsPerSecond};
 
     fn map_with_table(partitions: u32) -> ClusterMap {
         let mut map = ClusterMap::default();
@@ -211,9 +245,68 @@ mod tests {
             layout: vec![],
             max_read_request_units: None,
             max_write_request_units: None,
+            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
+            warm_requested: None,
         };
         apply(&mut map, MetaCommand::CreateTable { def });
         map
+    }
+
+    #[test]
+    fn warm_throughput_makes_a_table_with_enough_partitions() {
+        let mut map = map_with_table(2);
+        apply(
+            &mut map,
+            MetaCommand::SetPartitionCapacity {
+                capacity: UnitsPerSecond {
+                    read: 300,
+                    write: 100,
+                },
+            },
+        );
+        // The existing table now counts its warm throughput in the new capacity.
+        assert_eq!(
+            map.tables["t"].def.warm_throughput(),
+            UnitsPerSecond {
+                read: 600,
+                write: 200
+            }
+        );
+        let mut def = map.tables["t"].def.clone();
+        def.name = "warm".into();
+        def.partition_count = 2;
+        def.warm_requested = Some(UnitsPerSecond {
+            read: 1000,
+            write: 550,
+        });
+        let out = apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
+        // 1000 / 300 -> 4 partitions, 550 / 100 -> 6: six.
+        let MetaReply::Table(made) = out.reply else {
+            panic!("not created: {out:?}");
+        };
+        assert_eq!(made.partition_count, 6);
+        assert_eq!(map.tables["warm"].partitions.len(), 6);
+        assert_eq!(made.warm_partitions_missing(), 0);
+        // More than a table may have is refused, saying the most it may ask for.
+        def.name = "too_warm".into();
+        def.warm_requested = Some(UnitsPerSecond {
+            read: 1,
+            write: 100 * 257,
+        });
+        let out = apply(&mut map, MetaCommand::CreateTable { def });
+        match out.reply {
+            MetaReply::Refused(why) => assert!(why.contains("at most 256"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(!map.tables.contains_key("too_warm"));
+        // UpdateTable asks for more: the table is short of partitions until split.
+        let mut update = map.tables["t"].def.clone();
+        update.warm_requested = Some(UnitsPerSecond {
+            read: 0,
+            write: 400,
+        });
+        apply(&mut map, MetaCommand::UpdateTable { def: update });
+        assert_eq!(map.tables["t"].def.warm_partitions_missing(), 2);
     }
 
     #[test]

@@ -513,6 +513,7 @@ impl pb::cluster_server::Cluster for NodeService {
             .map(|(_, g)| {
                 let (read_units, write_units) = g.meter.totals();
                 let stats = g.partition.stats();
+                let range = g.partition.range();
                 pb::GroupLoad {
                     table_id: g.table_id,
                     partition: g.partition.index(),
@@ -528,6 +529,10 @@ impl pb::cluster_server::Cluster for NodeService {
                         .map(|(token, units)| pb::TokenSample { token, units })
                         .collect(),
                     opened_at_ms: g.opened_at_ms,
+                    seeded: g.partition.is_seeded(),
+                    range_start: range.start,
+                    range_end: range.end.unwrap_or(0),
+                    range_open_end: range.end.is_none(),
                 }
             })
             .collect();

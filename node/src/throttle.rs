@@ -135,6 +135,8 @@ mod tests {
             layout: vec![],
             max_read_request_units: None,
             max_write_request_units: None,
+            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
+            warm_requested: None,
         }
     }
 

@@ -30,6 +30,9 @@ pub enum BackendError {
     /// `reason` is DynamoDB's ThrottlingReason, `resource` the table's ARN.
     #[error("throttled: {reason}")]
     Throttled { reason: String, resource: String },
+    /// The cluster refused the request as it stands (a table change beyond its limits).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -49,6 +52,8 @@ pub trait Backend: Send + Sync + 'static {
     fn table(&self, name: &str) -> Option<TableDef>;
     /// All table names, ascending.
     fn table_names(&self) -> Vec<String>;
+    /// Whether any of a table's partitions is still moving to where it was placed.
+    fn table_moving(&self, name: &str) -> bool;
     fn table_stats(
         &self,
         def: &TableDef,
@@ -89,6 +94,9 @@ impl From<BackendError> for crate::error::ApiError {
             e @ BackendError::StaleRoute(_) => ApiError::ServiceUnavailable(e.to_string()),
             BackendError::Throttled { reason, resource } => {
                 ApiError::CapacityExceeded { reason, resource }
+            }
+            BackendError::Invalid(m) => {
+                ApiError::validation(format!("One or more parameter values were invalid: {m}"))
             }
             BackendError::Internal(m) => ApiError::Internal(m),
         }

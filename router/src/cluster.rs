@@ -728,6 +728,7 @@ impl Backend for ClusterBackend {
             }
             MetaReply::TableExists(n) => Err(BackendError::TableExists(n)),
             MetaReply::TableNotFound(n) => Err(BackendError::TableNotFound(n)),
+            MetaReply::Refused(why) => Err(BackendError::Invalid(why)),
             other => Err(unexpected(other)),
         }
     }
@@ -738,6 +739,7 @@ impl Backend for ClusterBackend {
             MetaReply::Table(_) | MetaReply::Done => Ok(()),
             MetaReply::TableExists(n) => Err(BackendError::TableExists(n)),
             MetaReply::TableNotFound(n) => Err(BackendError::TableNotFound(n)),
+            MetaReply::Refused(why) => Err(BackendError::Invalid(why)),
             other => Err(unexpected(other)),
         }
     }
@@ -768,6 +770,10 @@ impl Backend for ClusterBackend {
 
     fn table_names(&self) -> Vec<String> {
         self.map().tables.keys().cloned().collect()
+    }
+
+    fn table_moving(&self, name: &str) -> bool {
+        self.map().table_moving(name)
     }
 
     async fn table_stats(&self, def: &TableDef) -> Result<TableStats, BackendError> {
@@ -1327,6 +1333,8 @@ mod tests {
             layout: vec![],
             max_read_request_units: None,
             max_write_request_units: None,
+            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
+            warm_requested: None,
         }
     }
 
@@ -1377,6 +1385,7 @@ mod tests {
             nodes: nodes.clone(),
             tables: BTreeMap::from([("t".to_owned(), TableEntry { def, partitions })]),
             next_table_id: 1,
+            partition_capacity: None,
         };
         let cluster = Arc::new(FakeCluster {
             map: watch::Sender::new(map.clone()),

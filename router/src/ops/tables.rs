@@ -2,7 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType, TableDef};
+use rotor_model::table::{
+    BillingMode, KeyAttribute, KeySchema, ScalarType, TableDef, UnitsPerSecond,
+    DEFAULT_PARTITION_CAPACITY,
+};
 use serde_json::{json, Map, Value as Json};
 
 use crate::backend::Backend;
@@ -57,6 +60,7 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         ));
     }
     let (max_read_request_units, max_write_request_units) = on_demand.unwrap_or((None, None));
+    let warm = parse_warm_throughput(req)?;
     let created = now();
     let def = TableDef {
         name: name.to_owned(),
@@ -74,6 +78,13 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         max_write_request_units,
         table_class: req.str("TableClass")?.map(str::to_owned),
         deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
+        // The metadata group sets what a partition serves; the table is made with as
+        // many partitions as serve the requested warm throughput.
+        partition_capacity: DEFAULT_PARTITION_CAPACITY,
+        warm_requested: warm.map(|(read, write)| UnitsPerSecond {
+            read: read.unwrap_or(0),
+            write: write.unwrap_or(0),
+        }),
     };
     let def = backend.create_table(def).await?;
     Ok(json!({ "TableDescription": describe(&def, 0, 0, "ACTIVE") }))
@@ -98,7 +109,20 @@ pub async fn describe_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
     let name = req.table_name()?;
     let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
-    Ok(json!({ "Table": describe(&def, stats.item_count, stats.size_bytes, "ACTIVE") }))
+    let status = table_status(backend, &def);
+    Ok(json!({ "Table": describe(&def, stats.item_count, stats.size_bytes, status) }))
+}
+
+/// ACTIVE, or UPDATING while a requested warm throughput is still being reached: the
+/// table is being split, or its new partitions are moving to their nodes.
+fn table_status<B: Backend>(backend: &B, def: &TableDef) -> &'static str {
+    if def.warm_partitions_missing() > 0
+        || (def.warm_requested.is_some() && backend.table_moving(&def.name))
+    {
+        "UPDATING"
+    } else {
+        "ACTIVE"
+    }
 }
 
 pub fn list_tables<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
@@ -148,11 +172,13 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     let deletion_protection = req.bool("DeletionProtectionEnabled")?;
     let table_class = req.str("TableClass")?;
     let on_demand = parse_on_demand_throughput(req)?;
+    let warm = parse_warm_throughput(req)?;
     if billing.is_none()
         && throughput.is_none()
         && deletion_protection.is_none()
         && table_class.is_none()
         && on_demand.is_none()
+        && warm.is_none()
     {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -216,9 +242,38 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     if let Some(c) = table_class {
         def.table_class = Some(c.to_owned());
     }
+    if let Some((read, write)) = warm {
+        def.warm_requested = Some(raise_warm_throughput(&def, read, write)?);
+    }
     backend.update_table(&def).await?;
+    let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
-    Ok(json!({ "TableDescription": describe(&def, stats.item_count, stats.size_bytes, "ACTIVE") }))
+    let status = table_status(backend, &def);
+    Ok(json!({ "TableDescription": describe(&def, stats.item_count, stats.size_bytes, status) }))
+}
+
+/// The warm throughput an UpdateTable asks for: at least what the table has now (warm
+/// throughput only rises; a field left out keeps the current value).
+fn raise_warm_throughput(
+    def: &TableDef,
+    read: Option<u64>,
+    write: Option<u64>,
+) -> ApiResult<UnitsPerSecond> {
+    let current = def.warm_throughput();
+    let asked = def.warm_requested.unwrap_or_default();
+    let pick = |want: Option<u64>, now: u64, before: u64, field: &str| {
+        match want {
+        Some(w) if w < now => Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: warm throughput can only be increased: {field} {w} is below the table's current warm throughput of {now}"
+        ))),
+        Some(w) => Ok(w),
+        None => Ok(before),
+    }
+    };
+    Ok(UnitsPerSecond {
+        read: pick(read, current.read, asked.read, "ReadUnitsPerSecond")?,
+        write: pick(write, current.write, asked.write, "WriteUnitsPerSecond")?,
+    })
 }
 
 /// A `TableDescription` as DynamoDB renders it.
@@ -270,6 +325,12 @@ fn describe(def: &TableDef, item_count: u64, size_bytes: u64, status: &str) -> J
     if let Some(class) = &def.table_class {
         out["TableClassSummary"] = json!({ "TableClass": class });
     }
+    let warm = def.warm_throughput();
+    out["WarmThroughput"] = json!({
+        "ReadUnitsPerSecond": warm.read,
+        "WriteUnitsPerSecond": warm.write,
+        "Status": status,
+    });
     out
 }
 
@@ -324,9 +385,9 @@ fn parse_throughput(req: &Request) -> ApiResult<Option<(u64, u64)>> {
 
 /// `OnDemandThroughput`: the most read and write request units per second of an
 /// on-demand table; -1 (or absent) is no limit. None when the request has none.
-type OnDemandLimits = (Option<u64>, Option<u64>);
+type RequestUnitLimits = (Option<u64>, Option<u64>);
 
-fn parse_on_demand_throughput(req: &Request) -> ApiResult<Option<OnDemandLimits>> {
+fn parse_on_demand_throughput(req: &Request) -> ApiResult<Option<RequestUnitLimits>> {
     let Some(t) = req.object("OnDemandThroughput")? else {
         return Ok(None);
     };
@@ -346,6 +407,33 @@ fn parse_on_demand_throughput(req: &Request) -> ApiResult<Option<OnDemandLimits>
         get("MaxReadRequestUnits", "maxReadRequestUnits")?,
         get("MaxWriteRequestUnits", "maxWriteRequestUnits")?,
     )))
+}
+
+/// `WarmThroughput`: the read and write units per second the table should serve at
+/// once (either may be left out). None when the request has none.
+fn parse_warm_throughput(req: &Request) -> ApiResult<Option<RequestUnitLimits>> {
+    let Some(t) = req.object("WarmThroughput")? else {
+        return Ok(None);
+    };
+    let get = |field: &str, wire: &str| -> ApiResult<Option<u64>> {
+        match t.get(field) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(n) if n >= 1 => Ok(Some(n as u64)),
+                _ => Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{v}' at 'warmThroughput.{wire}' failed to satisfy constraint: Member must have value greater than or equal to 1"
+                ))),
+            },
+        }
+    };
+    let read = get("ReadUnitsPerSecond", "readUnitsPerSecond")?;
+    let write = get("WriteUnitsPerSecond", "writeUnitsPerSecond")?;
+    if read.is_none() && write.is_none() {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: WarmThroughput needs ReadUnitsPerSecond, WriteUnitsPerSecond or both",
+        ));
+    }
+    Ok(Some((read, write)))
 }
 
 fn parse_attribute_definitions(req: &Request) -> ApiResult<Vec<KeyAttribute>> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::table::{TableDef, TokenRange};
+use crate::table::{TableDef, TokenRange, UnitsPerSecond};
 
 pub type NodeId = u64;
 
@@ -68,6 +68,9 @@ pub struct ClusterMap {
     pub tables: BTreeMap<String, TableEntry>,
     /// Next table id to hand out; ids are never reused.
     pub next_table_id: u32,
+    /// What one partition serves at once (`--partition-rcu`/`--partition-wcu` of the
+    /// metadata leader); None: DynamoDB's default.
+    pub partition_capacity: Option<UnitsPerSecond>,
 }
 
 impl ClusterMap {
@@ -84,6 +87,27 @@ impl ClusterMap {
         self.table_by_id(table_id)?
             .partitions
             .get(partition as usize)
+    }
+
+    /// What one partition serves at once.
+    pub fn partition_capacity(&self) -> UnitsPerSecond {
+        self.partition_capacity
+            .unwrap_or(crate::table::DEFAULT_PARTITION_CAPACITY)
+    }
+
+    /// Whether any of a table's partitions is still on its way to where it is pinned.
+    pub fn table_moving(&self, name: &str) -> bool {
+        self.table(name).is_some_and(|t| {
+            t.partitions.iter().any(|p| {
+                p.pinned.as_ref().is_some_and(|pins| {
+                    let mut want = pins.clone();
+                    let mut have = p.replicas.clone();
+                    want.sort_unstable();
+                    have.sort_unstable();
+                    want != have
+                })
+            })
+        })
     }
 
     pub fn node_addr(&self, node: NodeId) -> Option<&str> {
@@ -130,6 +154,10 @@ pub enum MetaCommand {
         at: u64,
         child: u32,
         place: Option<Vec<NodeId>>,
+    },
+    /// Sets what one partition serves at once, for the map and every table.
+    SetPartitionCapacity {
+        capacity: UnitsPerSecond,
     },
 }
 

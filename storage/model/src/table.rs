@@ -225,7 +225,30 @@ pub struct TableDef {
     /// per second the table may use (None: no limit).
     pub max_read_request_units: Option<u64>,
     pub max_write_request_units: Option<u64>,
+    /// What one partition of this table serves at once (the cluster's setting when the
+    /// table was made or the setting last changed): its warm throughput per partition.
+    pub partition_capacity: UnitsPerSecond,
+    /// The `WarmThroughput` the user asked for, if any: the table is split until its
+    /// partitions serve this much at once.
+    pub warm_requested: Option<UnitsPerSecond>,
 }
+
+/// Read and write units per second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitsPerSecond {
+    pub read: u64,
+    pub write: u64,
+}
+
+/// What one partition serves at once unless the cluster says otherwise (DynamoDB's
+/// 3,000 read and 1,000 write units per partition).
+pub const DEFAULT_PARTITION_CAPACITY: UnitsPerSecond = UnitsPerSecond {
+    read: 3000,
+    write: 1000,
+};
+
+/// The most partitions a `WarmThroughput` request may make a table have.
+pub const MAX_WARM_PARTITIONS: u32 = 256;
 
 /// Which of a table's limits a request would exceed (DynamoDB's ThrottlingReason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,6 +343,31 @@ impl TableDef {
                 max.map(|m| (m as f64, ThroughputLimit::MaxOnDemand))
             }
         }
+    }
+
+    /// The table's warm throughput: what its partitions serve at once.
+    pub fn warm_throughput(&self) -> UnitsPerSecond {
+        let n = self.spans().len() as u64;
+        UnitsPerSecond {
+            read: n * self.partition_capacity.read,
+            write: n * self.partition_capacity.write,
+        }
+    }
+
+    /// How many partitions serve `units` at once.
+    pub fn partitions_for(&self, units: UnitsPerSecond) -> u64 {
+        let need = |want: u64, each: u64| want.div_ceil(each.max(1));
+        need(units.read, self.partition_capacity.read)
+            .max(need(units.write, self.partition_capacity.write))
+            .max(1)
+    }
+
+    /// Partitions still to be made before the requested warm throughput is reached.
+    pub fn warm_partitions_missing(&self) -> u64 {
+        self.warm_requested.map_or(0, |w| {
+            self.partitions_for(w)
+                .saturating_sub(self.spans().len() as u64)
+        })
     }
 
     pub fn arn(&self) -> String {
@@ -433,6 +481,8 @@ mod tests {
             layout: vec![],
             max_read_request_units: None,
             max_write_request_units: None,
+            partition_capacity: DEFAULT_PARTITION_CAPACITY,
+            warm_requested: None,
         }
     }
 
