@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rotor_model::cluster::{partition_group, ClusterMap, MetaCommand, MetaReply, NodeId};
-use rotor_model::table::{TokenRange, UnitsPerSecond};
+use rotor_model::table::{CapacityDimension, TokenRange, UnitsPerSecond};
 use rotor_proto::v1::cluster_client::ClusterClient;
 use rotor_proto::v1::{GroupLoad, LoadRequest, PartitionLoadView, SplitPointRequest};
 
+use crate::capacity_scaling::{CapacityScaler, ScalingConfig};
 use crate::host::Host;
 use crate::load::load_median;
 
@@ -50,6 +51,8 @@ pub struct AutoscaleConfig {
     pub partition_wcu: f64,
     /// A partition holding more bytes than this is split at its size median.
     pub split_bytes: u64,
+    /// When provisioned capacity is scaled.
+    pub scaling: ScalingConfig,
 }
 
 impl Default for AutoscaleConfig {
@@ -62,6 +65,7 @@ impl Default for AutoscaleConfig {
             partition_rcu: 3000.0,
             partition_wcu: 1000.0,
             split_bytes: 10 * 1024 * 1024 * 1024,
+            scaling: ScalingConfig::default(),
         }
     }
 }
@@ -102,11 +106,13 @@ struct State {
 pub struct Autoscaler {
     config: AutoscaleConfig,
     state: Mutex<State>,
+    capacity: CapacityScaler,
 }
 
 impl Autoscaler {
     pub fn new(config: AutoscaleConfig) -> Autoscaler {
         Autoscaler {
+            capacity: CapacityScaler::new(config.scaling.clone()),
             config,
             state: Mutex::new(State::default()),
         }
@@ -273,6 +279,19 @@ impl Autoscaler {
         }
     }
 
+    /// A table's consumption in units per second, read and write, summed over its
+    /// partitions' replicas (each counts what it served).
+    fn table_rates(&self, table_id: u32) -> (f64, f64) {
+        let state = self.state.lock();
+        state
+            .tracked
+            .iter()
+            .filter(|(g, _)| rotor_model::cluster::group_partition(**g).0 == table_id)
+            .fold((0.0, 0.0), |(r, w), (_, t)| {
+                (r + t.measured.read_per_sec, w + t.measured.write_per_sec)
+            })
+    }
+
     /// Whether a partition may be split now (see `Measured::ready`).
     fn ready(&self, group: u64) -> bool {
         self.state
@@ -394,6 +413,7 @@ pub async fn run(host: Arc<Host>) {
             if leading {
                 // Another node measures now; start afresh if leadership comes back.
                 *scaler.state.lock() = State::default();
+                scaler.capacity.reset();
             }
             leading = false;
             continue;
@@ -443,6 +463,7 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    scale_capacities(host, scaler, &map, now).await?;
     warm_splits(host, scaler, &map).await?;
     if !scaler.config.enabled {
         return Ok(());
@@ -538,6 +559,61 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
             scaler.event(text);
         }
         other => tracing::info!(table = %table, partition, "split not made: {other:?}"),
+    }
+    Ok(())
+}
+
+/// Target tracking of provisioned capacity: raises or lowers the capacities whose
+/// consumption has stayed off their target (see `capacity_scaling`).
+async fn scale_capacities(
+    host: &Arc<Host>,
+    scaler: &Autoscaler,
+    map: &ClusterMap,
+    now: Instant,
+) -> anyhow::Result<()> {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64 / 1000.0);
+    for entry in map.tables.values() {
+        let def = &entry.def;
+        let (read, write) = scaler.table_rates(def.id);
+        for (dimension, consumed) in [
+            (CapacityDimension::Read, read),
+            (CapacityDimension::Write, write),
+        ] {
+            let Some(change) = scaler.capacity.decide(def, dimension, consumed, now) else {
+                continue;
+            };
+            let from = def.provisioned(dimension);
+            let outcome = host
+                .propose(MetaCommand::ScaleCapacity {
+                    table_id: def.id,
+                    dimension,
+                    from,
+                    to: change.to,
+                    at: wall,
+                    cause: change.cause.clone(),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if outcome.reply != MetaReply::Done {
+                tracing::info!(table = %def.name, "capacity not scaled: {:?}", outcome.reply);
+                continue;
+            }
+            let raised = change.to > from;
+            scaler.capacity.applied(def.id, dimension, raised, now);
+            let what = match dimension {
+                CapacityDimension::Read => "read",
+                CapacityDimension::Write => "write",
+            };
+            metrics::counter!("rotor_capacity_scaling_total", "dimension" => what, "direction" => if raised { "out" } else { "in" }).increment(1);
+            let text = format!(
+                "table {} {what} capacity {from} -> {} ({})",
+                def.name, change.to, change.cause
+            );
+            tracing::info!("{text}");
+            scaler.event(text);
+        }
     }
     Ok(())
 }
@@ -700,6 +776,9 @@ mod tests {
             max_write_request_units: None,
             partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
             warm_requested: None,
+            read_scaling: None,
+            write_scaling: None,
+            capacity_changes: Default::default(),
         };
         crate::meta::apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
         map

@@ -6,7 +6,9 @@
 //!   raft        openraft types, log store, state machines and network
 //!   meta        how metadata commands change the cluster map (placement included)
 //!   load        per-partition metering (capacity units served, sampled tokens)
-//!   autoscaler  on the metadata leader: splits hot and large partitions
+//!   autoscaler  on the metadata leader: splits hot and large partitions, and tables
+//!               to their WarmThroughput
+//!   capacity_scaling  target-tracking auto scaling of provisioned capacity
 //!   placement   the consistent-hash ring that places partition replicas on nodes
 //!   node_cmd    `rotor node` (node_http: its /metrics, /healthz, /readyz)
 //!   router_cmd  `rotor router`;  dev  `rotor dev` (three nodes and a router)
@@ -17,6 +19,7 @@
 
 pub mod admin;
 pub mod autoscaler;
+pub mod capacity_scaling;
 pub mod dev;
 pub mod faults;
 pub mod host;

@@ -6,9 +6,11 @@
 
 use rotor_model::cluster::{
     partition_group, ClusterMap, MetaCommand, MetaOutcome, MetaReply, NodeId, NodeInfo, NodeState,
-    PartitionInfo, TableEntry,
+    PartitionInfo, TableEntry, SCALING_ACTIVITIES_KEPT,
 };
-use rotor_model::table::{TableDef, TokenRange, MAX_WARM_PARTITIONS};
+use rotor_model::table::{
+    CapacityDimension, ScalingActivity, TableDef, TokenRange, MAX_WARM_PARTITIONS,
+};
 
 use crate::placement::{Ring, DEFAULT_VNODES};
 
@@ -77,6 +79,7 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
                     TableEntry {
                         def: def.clone(),
                         partitions,
+                        scaling_activities: Vec::new(),
                     },
                 );
                 MetaReply::Table(def)
@@ -138,6 +141,42 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
             child,
             place,
         } => split_partition(map, table_id, partition, at, child, place),
+        MetaCommand::ScaleCapacity {
+            table_id,
+            dimension,
+            from,
+            to,
+            at,
+            cause,
+        } => match map.tables.values_mut().find(|t| t.def.id == table_id) {
+            Some(entry) if entry.def.provisioned(dimension) == from && from != to => {
+                entry.def.set_provisioned(dimension, to, at);
+                entry.scaling_activities.push(ScalingActivity {
+                    dimension,
+                    from,
+                    to,
+                    at,
+                    cause,
+                });
+                let excess = entry
+                    .scaling_activities
+                    .len()
+                    .saturating_sub(SCALING_ACTIVITIES_KEPT);
+                entry.scaling_activities.drain(..excess);
+                map.epoch += 1;
+                MetaReply::Done
+            }
+            Some(entry) => MetaReply::Refused(format!(
+                "{} capacity of table {} is {}, not {from}",
+                match dimension {
+                    CapacityDimension::Read => "read",
+                    CapacityDimension::Write => "write",
+                },
+                entry.def.name,
+                entry.def.provisioned(dimension)
+            )),
+            None => MetaReply::TableNotFound(format!("table id {table_id}")),
+        },
         MetaCommand::SetPartitionCapacity { capacity } => {
             if map.partition_capacity != Some(capacity) {
                 map.partition_capacity = Some(capacity);
@@ -247,6 +286,9 @@ mod tests {
             max_write_request_units: None,
             partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
             warm_requested: None,
+            read_scaling: None,
+            write_scaling: None,
+            capacity_changes: Default::default(),
         };
         apply(&mut map, MetaCommand::CreateTable { def });
         map

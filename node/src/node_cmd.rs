@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use std::time::Duration;
 
 use crate::autoscaler::AutoscaleConfig;
+use crate::capacity_scaling::ScalingConfig;
 use crate::host::{Host, NodeConfig};
 use crate::raft::RaftSettings;
 use crate::{service, telemetry};
@@ -55,7 +56,8 @@ pub struct NodeArgs {
 /// The autoscaler (it runs on the metadata leader), shared by `rotor node` and `rotor dev`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AutoscaleArgs {
-    /// Never split partitions automatically.
+    /// Never split partitions for their load or size (a table's WarmThroughput and
+    /// the auto scaling of provisioned capacity still apply: users ask for those).
     #[arg(long)]
     pub no_autoscale: bool,
     /// Seconds a partition must stay above the target utilisation before it is split
@@ -78,6 +80,14 @@ pub struct AutoscaleArgs {
     /// (DynamoDB: 10 GB).
     #[arg(long, default_value_t = 10 * 1024 * 1024 * 1024)]
     pub split_size_bytes: u64,
+    /// Seconds a provisioned table's consumption must stay above its auto scaling
+    /// target before its capacity is raised (DynamoDB: two minutes).
+    #[arg(long, default_value_t = 120.0, value_parser = positive_secs)]
+    pub capacity_scale_out_secs: f64,
+    /// Seconds its consumption must stay 20 points below the target before its
+    /// capacity is lowered (DynamoDB: fifteen minutes).
+    #[arg(long, default_value_t = 900.0, value_parser = positive_secs)]
+    pub capacity_scale_in_secs: f64,
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {
@@ -115,6 +125,10 @@ impl AutoscaleArgs {
             partition_rcu: self.partition_rcu,
             partition_wcu: self.partition_wcu,
             split_bytes: self.split_size_bytes,
+            scaling: ScalingConfig {
+                scale_out_after: Duration::from_secs_f64(self.capacity_scale_out_secs),
+                scale_in_after: Duration::from_secs_f64(self.capacity_scale_in_secs),
+            },
         }
     }
 }

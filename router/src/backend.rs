@@ -54,6 +54,8 @@ pub trait Backend: Send + Sync + 'static {
     fn table_names(&self) -> Vec<String>;
     /// Whether any of a table's partitions is still moving to where it was placed.
     fn table_moving(&self, name: &str) -> bool;
+    /// What auto scaling changed of a table's capacity, oldest first.
+    fn scaling_activities(&self, name: &str) -> Vec<rotor_model::table::ScalingActivity>;
     fn table_stats(
         &self,
         def: &TableDef,

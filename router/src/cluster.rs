@@ -776,6 +776,13 @@ impl Backend for ClusterBackend {
         self.map().table_moving(name)
     }
 
+    fn scaling_activities(&self, name: &str) -> Vec<rotor_model::table::ScalingActivity> {
+        self.map()
+            .table(name)
+            .map(|t| t.scaling_activities.clone())
+            .unwrap_or_default()
+    }
+
     async fn table_stats(&self, def: &TableDef) -> Result<TableStats, BackendError> {
         let partitions = match self.map().table_by_id(def.id) {
             Some(entry) => entry.partitions.len() as u32,
@@ -1222,6 +1229,7 @@ mod tests {
                                 TableEntry {
                                     def: def.clone(),
                                     partitions,
+                                    scaling_activities: Vec::new(),
                                 },
                             );
                             MetaReply::Table(def)
@@ -1335,6 +1343,9 @@ mod tests {
             max_write_request_units: None,
             partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
             warm_requested: None,
+            read_scaling: None,
+            write_scaling: None,
+            capacity_changes: Default::default(),
         }
     }
 
@@ -1383,7 +1394,14 @@ mod tests {
         let map = ClusterMap {
             epoch: 1,
             nodes: nodes.clone(),
-            tables: BTreeMap::from([("t".to_owned(), TableEntry { def, partitions })]),
+            tables: BTreeMap::from([(
+                "t".to_owned(),
+                TableEntry {
+                    def,
+                    partitions,
+                    scaling_activities: Vec::new(),
+                },
+            )]),
             next_table_id: 1,
             partition_capacity: None,
         };

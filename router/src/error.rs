@@ -8,6 +8,7 @@ use serde_json::{json, Value as Json};
 const DYNAMO: &str = "com.amazonaws.dynamodb.v20120810#";
 const CORAL: &str = "com.amazon.coral.service#";
 const CORAL_VALIDATION: &str = "com.amazon.coral.validate#";
+const AUTO_SCALING: &str = "com.amazonaws.applicationautoscaling#";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,6 +18,9 @@ pub enum ApiError {
     ResourceNotFound(String),
     #[error("{0}")]
     ResourceInUse(String),
+    /// Application Auto Scaling: no such scalable target or policy.
+    #[error("{0}")]
+    ObjectNotFound(String),
     /// The condition was false; `item` is returned with ReturnValuesOnConditionCheckFailure.
     #[error("The conditional request failed")]
     ConditionalCheckFailed { item: Option<Item> },
@@ -78,6 +82,7 @@ impl ApiError {
             ApiError::Validation(_) => "ValidationException",
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
             ApiError::ResourceInUse(_) => "ResourceInUseException",
+            ApiError::ObjectNotFound(_) => "ObjectNotFoundException",
             ApiError::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
             ApiError::Serialization(_) => "SerializationException",
             ApiError::UnknownOperation => "UnknownOperationException",
@@ -109,6 +114,7 @@ impl ApiError {
             ApiError::Serialization(_) | ApiError::UnknownOperation => CORAL,
             ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATION,
             ApiError::Throttling(_) => CORAL,
+            ApiError::ObjectNotFound(_) => AUTO_SCALING,
             ApiError::CapacityExceeded { reason, .. } if on_demand_maximum(reason) => CORAL,
             _ => DYNAMO,
         }

@@ -130,6 +130,7 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
         if !req.headers().contains_key("authorization") {
             return Err(ApiError::MissingAuthenticationToken);
         }
+        let region = signed_region(req.headers()).to_owned();
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {
@@ -139,7 +140,7 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
         if let Some(faults) = &state.options.faults {
             faults.before_call(op.name()).await?;
         }
-        ops::dispatch(state.backend.as_ref(), op, &json).await
+        ops::dispatch(state.backend.as_ref(), op, &json, &region).await
     }
     .instrument(span.clone())
     .await;
@@ -166,7 +167,21 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
             (status, err.body())
         }
     };
-    json_response(status, &body, &request_id)
+    let service = op.map_or(crate::operation::Service::DynamoDb, Operation::service);
+    json_response(status, &body, &request_id, service.content_type())
+}
+
+/// The region in the request's SigV4 credential scope
+/// (`Credential=<key>/<date>/<region>/<service>/aws4_request`); DynamoDB Local's
+/// `ddblocal` when there is none.
+fn signed_region(headers: &HeaderMap) -> &str {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|scope| scope.split('/').nth(2))
+        .filter(|r| !r.is_empty())
+        .unwrap_or("ddblocal")
 }
 
 fn target(headers: &HeaderMap) -> Option<&str> {
@@ -185,16 +200,18 @@ fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
     Ok(json)
 }
 
-fn json_response(status: StatusCode, body: &Json, request_id: &str) -> Response {
+fn json_response(
+    status: StatusCode,
+    body: &Json,
+    request_id: &str,
+    content_type: &'static str,
+) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let crc = crc32fast::hash(&bytes);
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
+    headers.insert("content-type", HeaderValue::from_static(content_type));
     headers.insert("x-amz-crc32", HeaderValue::from(crc));
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", id);

@@ -1,5 +1,7 @@
 //! The operations the API serves, parsed from `X-Amz-Target` before anything else;
-//! the enum also names spans and metric labels.
+//! the enum also names spans and metric labels. Most are DynamoDB's; the auto scaling
+//! of provisioned capacity is also served as Application Auto Scaling's calls, so that
+//! its clients can point at Rotor too.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -16,12 +18,45 @@ pub enum Operation {
     Scan,
     BatchGetItem,
     BatchWriteItem,
+    UpdateTableReplicaAutoScaling,
+    DescribeTableReplicaAutoScaling,
+    RegisterScalableTarget,
+    DeregisterScalableTarget,
+    DescribeScalableTargets,
+    PutScalingPolicy,
+    DeleteScalingPolicy,
+    DescribeScalingPolicies,
+    DescribeScalingActivities,
 }
 
-const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+/// Which API an operation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// `DynamoDB_20120810.*`, JSON 1.0.
+    DynamoDb,
+    /// `AnyScaleFrontendService.*`, JSON 1.1.
+    ApplicationAutoScaling,
+}
+
+impl Service {
+    fn target_prefix(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "DynamoDB_20120810.",
+            Service::ApplicationAutoScaling => "AnyScaleFrontendService.",
+        }
+    }
+
+    /// The response's content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "application/x-amz-json-1.0",
+            Service::ApplicationAutoScaling => "application/x-amz-json-1.1",
+        }
+    }
+}
 
 impl Operation {
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 22] = [
         Operation::CreateTable,
         Operation::DeleteTable,
         Operation::DescribeTable,
@@ -35,6 +70,15 @@ impl Operation {
         Operation::Scan,
         Operation::BatchGetItem,
         Operation::BatchWriteItem,
+        Operation::UpdateTableReplicaAutoScaling,
+        Operation::DescribeTableReplicaAutoScaling,
+        Operation::RegisterScalableTarget,
+        Operation::DeregisterScalableTarget,
+        Operation::DescribeScalableTargets,
+        Operation::PutScalingPolicy,
+        Operation::DeleteScalingPolicy,
+        Operation::DescribeScalingPolicies,
+        Operation::DescribeScalingActivities,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,12 +96,66 @@ impl Operation {
             Operation::Scan => "Scan",
             Operation::BatchGetItem => "BatchGetItem",
             Operation::BatchWriteItem => "BatchWriteItem",
+            Operation::UpdateTableReplicaAutoScaling => "UpdateTableReplicaAutoScaling",
+            Operation::DescribeTableReplicaAutoScaling => "DescribeTableReplicaAutoScaling",
+            Operation::RegisterScalableTarget => "RegisterScalableTarget",
+            Operation::DeregisterScalableTarget => "DeregisterScalableTarget",
+            Operation::DescribeScalableTargets => "DescribeScalableTargets",
+            Operation::PutScalingPolicy => "PutScalingPolicy",
+            Operation::DeleteScalingPolicy => "DeleteScalingPolicy",
+            Operation::DescribeScalingPolicies => "DescribeScalingPolicies",
+            Operation::DescribeScalingActivities => "DescribeScalingActivities",
+        }
+    }
+
+    pub fn service(self) -> Service {
+        match self {
+            Operation::RegisterScalableTarget
+            | Operation::DeregisterScalableTarget
+            | Operation::DescribeScalableTargets
+            | Operation::PutScalingPolicy
+            | Operation::DeleteScalingPolicy
+            | Operation::DescribeScalingPolicies
+            | Operation::DescribeScalingActivities => Service::ApplicationAutoScaling,
+            _ => Service::DynamoDb,
         }
     }
 
     /// Parses an `X-Amz-Target` header value.
     pub fn from_target(target: &str) -> Option<Operation> {
-        let name = target.strip_prefix(TARGET_PREFIX)?;
-        Operation::ALL.into_iter().find(|op| op.name() == name)
+        Operation::ALL.into_iter().find(|op| {
+            target
+                .strip_prefix(op.service().target_prefix())
+                .is_some_and(|name| name == op.name())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_name_an_operation_of_their_own_service_only() {
+        assert_eq!(
+            Operation::from_target("DynamoDB_20120810.PutItem"),
+            Some(Operation::PutItem)
+        );
+        assert_eq!(
+            Operation::from_target("AnyScaleFrontendService.PutScalingPolicy"),
+            Some(Operation::PutScalingPolicy)
+        );
+        assert_eq!(
+            Operation::from_target("DynamoDB_20120810.UpdateTableReplicaAutoScaling"),
+            Some(Operation::UpdateTableReplicaAutoScaling)
+        );
+        assert_eq!(
+            Operation::from_target("AnyScaleFrontendService.PutItem"),
+            None
+        );
+        assert_eq!(
+            Operation::from_target("DynamoDB_20120810.RegisterScalableTarget"),
+            None
+        );
     }
 }

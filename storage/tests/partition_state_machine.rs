@@ -39,6 +39,9 @@ fn table_def() -> TableDef {
         max_write_request_units: None,
         partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
         warm_requested: None,
+        read_scaling: None,
+        write_scaling: None,
+        capacity_changes: Default::default(),
     }
 }
 

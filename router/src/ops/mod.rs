@@ -1,5 +1,6 @@
 //! The operations, one file per family, and the dispatch from `Operation`.
 
+mod auto_scaling;
 mod batch;
 mod items;
 mod keys;
@@ -14,8 +15,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::operation::Operation;
 use crate::request::Request;
 
-/// Runs one operation on a parsed body and returns the response body.
-pub async fn dispatch<B: Backend>(backend: &B, op: Operation, body: &Json) -> ApiResult<Json> {
+/// Runs one operation on a parsed body and returns the response body. `region` is the
+/// one the client signed for (where its table's only replica is, as far as it knows).
+pub async fn dispatch<B: Backend>(
+    backend: &B,
+    op: Operation,
+    body: &Json,
+    region: &str,
+) -> ApiResult<Json> {
     let req = Request::new(body)?;
     match op {
         Operation::CreateTable => tables::create_table(backend, &req).await,
@@ -31,6 +38,31 @@ pub async fn dispatch<B: Backend>(backend: &B, op: Operation, body: &Json) -> Ap
         Operation::Scan => query::scan(backend, &req).await,
         Operation::BatchGetItem => batch::batch_get_item(backend, &req).await,
         Operation::BatchWriteItem => batch::batch_write_item(backend, &req).await,
+        Operation::UpdateTableReplicaAutoScaling => {
+            auto_scaling::update_table_replica_auto_scaling(backend, &req, region).await
+        }
+        Operation::DescribeTableReplicaAutoScaling => {
+            auto_scaling::describe_table_replica_auto_scaling(backend, &req, region).await
+        }
+        Operation::RegisterScalableTarget => {
+            auto_scaling::register_scalable_target(backend, &req, region).await
+        }
+        Operation::DeregisterScalableTarget => {
+            auto_scaling::deregister_scalable_target(backend, &req).await
+        }
+        Operation::DescribeScalableTargets => {
+            auto_scaling::describe_scalable_targets(backend, &req, region)
+        }
+        Operation::PutScalingPolicy => {
+            auto_scaling::put_scaling_policy(backend, &req, region).await
+        }
+        Operation::DeleteScalingPolicy => auto_scaling::delete_scaling_policy(backend, &req).await,
+        Operation::DescribeScalingPolicies => {
+            auto_scaling::describe_scaling_policies(backend, &req, region)
+        }
+        Operation::DescribeScalingActivities => {
+            auto_scaling::describe_scaling_activities(backend, &req)
+        }
     }
 }
 

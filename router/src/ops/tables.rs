@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rotor_model::table::{
-    BillingMode, KeyAttribute, KeySchema, ScalarType, TableDef, UnitsPerSecond,
+    BillingMode, CapacityDimension, KeyAttribute, KeySchema, ScalarType, TableDef, UnitsPerSecond,
     DEFAULT_PARTITION_CAPACITY,
 };
 use serde_json::{json, Map, Value as Json};
@@ -85,6 +85,9 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
             read: read.unwrap_or(0),
             write: write.unwrap_or(0),
         }),
+        read_scaling: None,
+        write_scaling: None,
+        capacity_changes: Default::default(),
     };
     let def = backend.create_table(def).await?;
     Ok(json!({ "TableDescription": describe(&def, 0, 0, "ACTIVE") }))
@@ -207,8 +210,9 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
                     def.read_capacity_units, def.write_capacity_units
                 )));
             }
-            def.read_capacity_units = r;
-            def.write_capacity_units = w;
+            let at = now();
+            def.set_provisioned(CapacityDimension::Read, r, at);
+            def.set_provisioned(CapacityDimension::Write, w, at);
         }
         (BillingMode::PayPerRequest, None) => {
             def.read_capacity_units = 0;
@@ -294,11 +298,7 @@ fn describe(def: &TableDef, item_count: u64, size_bytes: u64, status: &str) -> J
         "KeySchema": key_schema,
         "TableStatus": status,
         "CreationDateTime": def.creation_time,
-        "ProvisionedThroughput": {
-            "NumberOfDecreasesToday": 0,
-            "ReadCapacityUnits": def.read_capacity_units,
-            "WriteCapacityUnits": def.write_capacity_units,
-        },
+        "ProvisionedThroughput": provisioned_throughput(def),
         "TableSizeBytes": size_bytes,
         "ItemCount": item_count,
         "TableArn": def.arn(),
@@ -331,6 +331,23 @@ fn describe(def: &TableDef, item_count: u64, size_bytes: u64, status: &str) -> J
         "WriteUnitsPerSecond": warm.write,
         "Status": status,
     });
+    out
+}
+
+/// `ProvisionedThroughput` of a TableDescription (zeros for an on-demand table).
+pub(super) fn provisioned_throughput(def: &TableDef) -> Json {
+    let changes = def.capacity_changes;
+    let mut out = json!({
+        "NumberOfDecreasesToday": changes.decreases_on_day_of(now()),
+        "ReadCapacityUnits": def.read_capacity_units,
+        "WriteCapacityUnits": def.write_capacity_units,
+    });
+    if let Some(t) = changes.last_increase {
+        out["LastIncreaseDateTime"] = json!(t);
+    }
+    if let Some(t) = changes.last_decrease {
+        out["LastDecreaseDateTime"] = json!(t);
+    }
     out
 }
 

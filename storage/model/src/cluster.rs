@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::table::{TableDef, TokenRange, UnitsPerSecond};
+use crate::table::{CapacityDimension, ScalingActivity, TableDef, TokenRange, UnitsPerSecond};
 
 pub type NodeId = u64;
 
@@ -59,7 +59,12 @@ pub struct PartitionInfo {
 pub struct TableEntry {
     pub def: TableDef,
     pub partitions: Vec<PartitionInfo>,
+    /// What auto scaling changed, oldest first (the latest `SCALING_ACTIVITIES_KEPT`).
+    pub scaling_activities: Vec<ScalingActivity>,
 }
+
+/// Scaling activities a table keeps.
+pub const SCALING_ACTIVITIES_KEPT: usize = 50;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterMap {
@@ -154,6 +159,16 @@ pub enum MetaCommand {
         at: u64,
         child: u32,
         place: Option<Vec<NodeId>>,
+    },
+    /// Auto scaling moves a provisioned table's capacity (from `from` to `to`; refused
+    /// when the capacity is no longer `from`).
+    ScaleCapacity {
+        table_id: u32,
+        dimension: CapacityDimension,
+        from: u64,
+        to: u64,
+        at: f64,
+        cause: String,
     },
     /// Sets what one partition serves at once, for the map and every table.
     SetPartitionCapacity {

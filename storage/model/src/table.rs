@@ -231,6 +231,99 @@ pub struct TableDef {
     /// The `WarmThroughput` the user asked for, if any: the table is split until its
     /// partitions serve this much at once.
     pub warm_requested: Option<UnitsPerSecond>,
+    /// Auto scaling of a provisioned table's read and write capacity, if registered.
+    pub read_scaling: Option<CapacityScaling>,
+    pub write_scaling: Option<CapacityScaling>,
+    /// When the provisioned capacity last went up or down.
+    pub capacity_changes: CapacityChanges,
+}
+
+/// When a provisioned table's capacity last went up or down (seconds since the epoch),
+/// and how many times it went down on the latest day it did (DynamoDB's
+/// `NumberOfDecreasesToday`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityChanges {
+    pub last_increase: Option<f64>,
+    pub last_decrease: Option<f64>,
+    pub decreases_that_day: u32,
+}
+
+impl CapacityChanges {
+    /// Decreases on the UTC day of `now`.
+    pub fn decreases_on_day_of(&self, now: f64) -> u32 {
+        match self.last_decrease {
+            Some(t) if (t / 86_400.0).floor() == (now / 86_400.0).floor() => {
+                self.decreases_that_day
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// Which provisioned capacity a scaling setting is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CapacityDimension {
+    Read,
+    Write,
+}
+
+impl CapacityDimension {
+    /// Application Auto Scaling's name for it (`ScalableDimension`).
+    pub fn scalable_dimension(self) -> &'static str {
+        match self {
+            CapacityDimension::Read => "dynamodb:table:ReadCapacityUnits",
+            CapacityDimension::Write => "dynamodb:table:WriteCapacityUnits",
+        }
+    }
+
+    /// The target-tracking metric that goes with it (`PredefinedMetricType`).
+    pub fn utilization_metric(self) -> &'static str {
+        match self {
+            CapacityDimension::Read => "DynamoDBReadCapacityUtilization",
+            CapacityDimension::Write => "DynamoDBWriteCapacityUtilization",
+        }
+    }
+}
+
+/// Target-tracking auto scaling of one provisioned capacity, as DynamoDB does it: the
+/// capacity is kept between `min_units` and `max_units` so that consumption stays
+/// near `policy.target_percent` of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityScaling {
+    pub min_units: u64,
+    pub max_units: u64,
+    /// Registered with no policy yet: kept within bounds, never moved for use.
+    pub policy: Option<TargetTracking>,
+    /// Suspended (`AutoScalingDisabled`): nothing changes the capacity.
+    pub disabled: bool,
+    /// When it was registered (seconds since the epoch).
+    pub created_at: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetTracking {
+    pub name: String,
+    /// Consumed capacity as a percentage of provisioned to aim for (20 to 90).
+    pub target_percent: f64,
+    /// Seconds after a scale-in before another one.
+    pub scale_in_cooldown_secs: u64,
+    /// Seconds after a scale-out before another one.
+    pub scale_out_cooldown_secs: u64,
+    /// Only ever scale out.
+    pub disable_scale_in: bool,
+    pub created_at: f64,
+}
+
+/// One change auto scaling made to a table's provisioned capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalingActivity {
+    pub dimension: CapacityDimension,
+    pub from: u64,
+    pub to: u64,
+    /// Seconds since the epoch.
+    pub at: f64,
+    /// Why, in words (`Cause` in DescribeScalingActivities).
+    pub cause: String,
 }
 
 /// Read and write units per second.
@@ -342,6 +435,46 @@ impl TableDef {
                 };
                 max.map(|m| (m as f64, ThroughputLimit::MaxOnDemand))
             }
+        }
+    }
+
+    /// The auto scaling setting of one capacity.
+    pub fn scaling(&self, dim: CapacityDimension) -> Option<&CapacityScaling> {
+        match dim {
+            CapacityDimension::Read => self.read_scaling.as_ref(),
+            CapacityDimension::Write => self.write_scaling.as_ref(),
+        }
+    }
+
+    pub fn scaling_mut(&mut self, dim: CapacityDimension) -> &mut Option<CapacityScaling> {
+        match dim {
+            CapacityDimension::Read => &mut self.read_scaling,
+            CapacityDimension::Write => &mut self.write_scaling,
+        }
+    }
+
+    /// The provisioned units of one capacity.
+    pub fn provisioned(&self, dim: CapacityDimension) -> u64 {
+        match dim {
+            CapacityDimension::Read => self.read_capacity_units,
+            CapacityDimension::Write => self.write_capacity_units,
+        }
+    }
+
+    /// Sets the provisioned units of one capacity, noting when it went up or down.
+    pub fn set_provisioned(&mut self, dim: CapacityDimension, units: u64, at: f64) {
+        let before = self.provisioned(dim);
+        let changes = &mut self.capacity_changes;
+        if units > before {
+            changes.last_increase = Some(at);
+        } else if units < before && changes.last_decrease != Some(at) {
+            // (Read and write lowered by one change count once.)
+            changes.decreases_that_day = changes.decreases_on_day_of(at) + 1;
+            changes.last_decrease = Some(at);
+        }
+        match dim {
+            CapacityDimension::Read => self.read_capacity_units = units,
+            CapacityDimension::Write => self.write_capacity_units = units,
         }
     }
 
@@ -483,7 +616,31 @@ mod tests {
             max_write_request_units: None,
             partition_capacity: DEFAULT_PARTITION_CAPACITY,
             warm_requested: None,
+            read_scaling: None,
+            write_scaling: None,
+            capacity_changes: Default::default(),
         }
+    }
+
+    #[test]
+    fn capacity_changes_count_decreases_per_day() {
+        let mut t = def(1);
+        t.billing_mode = BillingMode::Provisioned;
+        t.read_capacity_units = 10;
+        t.write_capacity_units = 10;
+        let day = 20_000.0 * 86_400.0;
+        t.set_provisioned(CapacityDimension::Write, 20, day + 10.0);
+        assert_eq!(t.capacity_changes.last_increase, Some(day + 10.0));
+        // Read and write lowered together: one decrease.
+        t.set_provisioned(CapacityDimension::Read, 5, day + 20.0);
+        t.set_provisioned(CapacityDimension::Write, 5, day + 20.0);
+        t.set_provisioned(CapacityDimension::Write, 4, day + 30.0);
+        assert_eq!(t.capacity_changes.decreases_on_day_of(day + 40.0), 2);
+        // The next UTC day starts from none.
+        assert_eq!(t.capacity_changes.decreases_on_day_of(day + 86_400.0), 0);
+        t.set_provisioned(CapacityDimension::Write, 3, day + 86_400.0);
+        assert_eq!(t.capacity_changes.decreases_on_day_of(day + 86_401.0), 1);
+        assert_eq!(t.write_capacity_units, 3);
     }
 
     #[test]

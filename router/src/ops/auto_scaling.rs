@@ -1,0 +1,749 @@
+//! Auto scaling of provisioned capacity, as clients configure it: DynamoDB's own
+//! UpdateTableReplicaAutoScaling and DescribeTableReplicaAutoScaling, and Application
+//! Auto Scaling's calls for DynamoDB tables (RegisterScalableTarget, PutScalingPolicy
+//! and the rest, `X-Amz-Target: AnyScaleFrontendService.*`). Both set the same
+//! per-table settings; the metadata leader's scaler acts on them.
+
+use rotor_model::table::{
+    BillingMode, CapacityDimension, CapacityScaling, ScalingActivity, TableDef, TargetTracking,
+};
+use serde_json::{json, Map, Value as Json};
+
+use crate::backend::Backend;
+use crate::error::{ApiError, ApiResult};
+use crate::request::Request;
+
+const ACCOUNT: &str = "000000000000";
+/// Results per page of the Describe calls (Application Auto Scaling's maximum).
+const MAX_RESULTS: usize = 50;
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64 / 1000.0)
+}
+
+fn dimension_word(dim: CapacityDimension) -> &'static str {
+    match dim {
+        CapacityDimension::Read => "read",
+        CapacityDimension::Write => "write",
+    }
+}
+
+/// A table named by its name or its ARN.
+fn table_by_name_or_arn<B: Backend>(backend: &B, name: &str) -> ApiResult<TableDef> {
+    let name = name.rsplit_once(":table/").map_or(name, |(_, n)| n);
+    backend.table(name).ok_or_else(ApiError::table_not_found)
+}
+
+fn require_provisioned(def: &TableDef) -> ApiResult<()> {
+    if def.billing_mode != BillingMode::Provisioned {
+        return Err(ApiError::validation(format!(
+            "Auto scaling of provisioned capacity applies to PROVISIONED tables; table {} is PAY_PER_REQUEST (switch it with UpdateTable BillingMode=PROVISIONED first)",
+            def.name
+        )));
+    }
+    Ok(())
+}
+
+fn check_target_value(target: f64) -> ApiResult<()> {
+    if !(20.0..=90.0).contains(&target) {
+        return Err(ApiError::validation(format!(
+            "TargetValue {target} is out of range: the target utilization of a DynamoDB table must be between 20 and 90 (percent)"
+        )));
+    }
+    Ok(())
+}
+
+fn get_u64(m: &Map<String, Json>, field: &str) -> ApiResult<Option<u64>> {
+    match m.get(field) {
+        None | Some(Json::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 1 => Ok(Some(n as u64)),
+            _ => Err(ApiError::validation(format!(
+                "{field} must be a whole number of at least 1, not {v}"
+            ))),
+        },
+    }
+}
+
+fn get_bool(m: &Map<String, Json>, field: &str) -> ApiResult<Option<bool>> {
+    match m.get(field) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(ApiError::validation(format!(
+            "{field} must be a boolean, not {v}"
+        ))),
+    }
+}
+
+fn get_secs(m: &Map<String, Json>, field: &str) -> ApiResult<Option<u64>> {
+    match m.get(field) {
+        None | Some(Json::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => Ok(Some(n as u64)),
+            _ => Err(ApiError::validation(format!(
+                "{field} must be a whole number of seconds, not {v}"
+            ))),
+        },
+    }
+}
+
+fn get_object<'a>(
+    m: &'a Map<String, Json>,
+    field: &str,
+) -> ApiResult<Option<&'a Map<String, Json>>> {
+    match m.get(field) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Object(o)) => Ok(Some(o)),
+        Some(v) => Err(ApiError::validation(format!(
+            "{field} must be a structure, not {v}"
+        ))),
+    }
+}
+
+/// New bounds for a capacity; a new setting needs both.
+fn bounds(
+    existing: Option<&CapacityScaling>,
+    min: Option<u64>,
+    max: Option<u64>,
+    names: (&str, &str),
+) -> ApiResult<(u64, u64)> {
+    let min = min.or(existing.map(|e| e.min_units));
+    let max = max.or(existing.map(|e| e.max_units));
+    let (Some(min), Some(max)) = (min, max) else {
+        return Err(ApiError::validation(format!(
+            "{} and {} are both required to start auto scaling a capacity",
+            names.0, names.1
+        )));
+    };
+    if min > max {
+        return Err(ApiError::validation(format!(
+            "{} ({min}) must not be greater than {} ({max})",
+            names.0, names.1
+        )));
+    }
+    Ok((min, max))
+}
+
+/// Rendered times: seconds since the epoch, as the JSON protocols send timestamps.
+fn time(t: f64) -> Json {
+    json!(t)
+}
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB: UpdateTableReplicaAutoScaling, DescribeTableReplicaAutoScaling
+
+/// Applies one `AutoScalingSettingsUpdate`.
+fn apply_settings_update(
+    current: &mut Option<CapacityScaling>,
+    update: &Map<String, Json>,
+    default_policy: String,
+) -> ApiResult<()> {
+    let min = get_u64(update, "MinimumUnits")?;
+    let max = get_u64(update, "MaximumUnits")?;
+    let disabled = get_bool(update, "AutoScalingDisabled")?;
+    let policy_update = get_object(update, "ScalingPolicyUpdate")?;
+    if disabled == Some(true) && min.is_none() && max.is_none() && policy_update.is_none() {
+        if let Some(s) = current.as_mut() {
+            s.disabled = true;
+        }
+        return Ok(());
+    }
+    let (min, max) = bounds(current.as_ref(), min, max, ("MinimumUnits", "MaximumUnits"))?;
+    let created = current.as_ref().map_or_else(now, |c| c.created_at);
+    let mut policy = current.as_ref().and_then(|c| c.policy.clone());
+    if let Some(p) = policy_update {
+        let config =
+            get_object(p, "TargetTrackingScalingPolicyConfiguration")?.ok_or_else(|| {
+                ApiError::validation(
+                    "ScalingPolicyUpdate needs TargetTrackingScalingPolicyConfiguration",
+                )
+            })?;
+        policy = Some(target_tracking(
+            config,
+            p.get("PolicyName")
+                .and_then(Json::as_str)
+                .map_or(default_policy, str::to_owned),
+            policy.as_ref(),
+        )?);
+    }
+    *current = Some(CapacityScaling {
+        min_units: min,
+        max_units: max,
+        policy,
+        disabled: disabled.unwrap_or(false),
+        created_at: created,
+    });
+    Ok(())
+}
+
+/// A target-tracking configuration (either API's shape: TargetValue, ScaleInCooldown,
+/// ScaleOutCooldown, DisableScaleIn).
+fn target_tracking(
+    config: &Map<String, Json>,
+    name: String,
+    before: Option<&TargetTracking>,
+) -> ApiResult<TargetTracking> {
+    let target = config
+        .get("TargetValue")
+        .and_then(Json::as_f64)
+        .ok_or_else(|| ApiError::validation("TargetValue is required (a percentage, 20 to 90)"))?;
+    check_target_value(target)?;
+    Ok(TargetTracking {
+        name,
+        target_percent: target,
+        scale_in_cooldown_secs: get_secs(config, "ScaleInCooldown")?.unwrap_or(0),
+        scale_out_cooldown_secs: get_secs(config, "ScaleOutCooldown")?.unwrap_or(0),
+        disable_scale_in: get_bool(config, "DisableScaleIn")?.unwrap_or(false),
+        created_at: before.map_or_else(now, |b| b.created_at),
+    })
+}
+
+/// An `AutoScalingSettingsDescription`.
+fn settings_description(def: &TableDef, dim: CapacityDimension) -> Json {
+    let Some(s) = def.scaling(dim) else {
+        return json!({ "AutoScalingDisabled": true });
+    };
+    let policies: Vec<Json> = s
+        .policy
+        .iter()
+        .map(|p| {
+            json!({
+                "PolicyName": p.name,
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "DisableScaleIn": p.disable_scale_in,
+                    "ScaleInCooldown": p.scale_in_cooldown_secs,
+                    "ScaleOutCooldown": p.scale_out_cooldown_secs,
+                    "TargetValue": p.target_percent,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "MinimumUnits": s.min_units,
+        "MaximumUnits": s.max_units,
+        "AutoScalingDisabled": s.disabled,
+        "ScalingPolicies": policies,
+    })
+}
+
+fn table_auto_scaling_description(def: &TableDef, region: &str) -> Json {
+    json!({
+        "TableAutoScalingDescription": {
+            "TableName": def.name,
+            "TableStatus": "ACTIVE",
+            "Replicas": [{
+                "RegionName": region,
+                "GlobalSecondaryIndexes": [],
+                "ReplicaProvisionedReadCapacityAutoScalingSettings":
+                    settings_description(def, CapacityDimension::Read),
+                "ReplicaProvisionedWriteCapacityAutoScalingSettings":
+                    settings_description(def, CapacityDimension::Write),
+                "ReplicaStatus": "ACTIVE",
+            }],
+        }
+    })
+}
+
+fn table_name_field<'a>(req: &Request<'a>) -> ApiResult<&'a str> {
+    req.str("TableName")?.ok_or_else(|| {
+        ApiError::validation(
+            "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+        )
+    })
+}
+
+pub async fn describe_table_replica_auto_scaling<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+    region: &str,
+) -> ApiResult<Json> {
+    let def = table_by_name_or_arn(backend, table_name_field(req)?)?;
+    Ok(table_auto_scaling_description(&def, region))
+}
+
+pub async fn update_table_replica_auto_scaling<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+    region: &str,
+) -> ApiResult<Json> {
+    let mut def = table_by_name_or_arn(backend, table_name_field(req)?)?;
+    if req
+        .array("GlobalSecondaryIndexUpdates")?
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Err(ApiError::validation(
+            "GlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
+        ));
+    }
+    require_provisioned(&def)?;
+    let mut changed = false;
+    if let Some(update) = req.object("ProvisionedWriteCapacityAutoScalingUpdate")? {
+        let name = format!("{}-write-capacity-scaling", def.name);
+        apply_settings_update(&mut def.write_scaling, update, name)?;
+        changed = true;
+    }
+    for replica in req.array("ReplicaUpdates")?.into_iter().flatten() {
+        let replica = replica
+            .as_object()
+            .ok_or_else(|| ApiError::validation("ReplicaUpdates holds structures"))?;
+        let named = replica
+            .get("RegionName")
+            .and_then(Json::as_str)
+            .unwrap_or("");
+        if named != region {
+            return Err(ApiError::validation(format!(
+                "Table {} has one replica, in region {region}; there is none in {named:?}",
+                def.name
+            )));
+        }
+        if replica
+            .get("ReplicaGlobalSecondaryIndexUpdates")
+            .and_then(Json::as_array)
+            .is_some_and(|a| !a.is_empty())
+        {
+            return Err(ApiError::validation(
+                "ReplicaGlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
+            ));
+        }
+        if let Some(update) =
+            get_object(replica, "ReplicaProvisionedReadCapacityAutoScalingUpdate")?
+        {
+            let name = format!("{}-read-capacity-scaling", def.name);
+            apply_settings_update(&mut def.read_scaling, update, name)?;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Err(ApiError::validation(
+            "Nothing to update: give ProvisionedWriteCapacityAutoScalingUpdate, or ReplicaUpdates with ReplicaProvisionedReadCapacityAutoScalingUpdate",
+        ));
+    }
+    backend.update_table(&def).await?;
+    Ok(table_auto_scaling_description(&def, region))
+}
+
+// ---------------------------------------------------------------------------------------
+// Application Auto Scaling
+
+/// The scalable target a request names: (table, capacity).
+fn scalable_target<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+) -> ApiResult<(TableDef, CapacityDimension)> {
+    check_namespace(req)?;
+    let resource = req
+        .str("ResourceId")?
+        .ok_or_else(|| ApiError::validation("ResourceId is required (table/<table name>)"))?;
+    let dimension = req
+        .str("ScalableDimension")?
+        .ok_or_else(|| ApiError::validation("ScalableDimension is required"))?;
+    let dim = parse_dimension(dimension)?;
+    let name = table_of_resource(resource)?;
+    let def = backend.table(name).ok_or_else(|| {
+        ApiError::validation(format!(
+            "DynamoDB table {name} does not exist (resource ID {resource})"
+        ))
+    })?;
+    Ok((def, dim))
+}
+
+fn check_namespace(req: &Request<'_>) -> ApiResult<()> {
+    match req.str("ServiceNamespace")? {
+        Some("dynamodb") => Ok(()),
+        Some(other) => Err(ApiError::validation(format!(
+            "Rotor scales DynamoDB tables only: ServiceNamespace must be dynamodb, not {other}"
+        ))),
+        None => Err(ApiError::validation(
+            "ServiceNamespace is required (dynamodb)",
+        )),
+    }
+}
+
+fn parse_dimension(dimension: &str) -> ApiResult<CapacityDimension> {
+    match dimension {
+        "dynamodb:table:ReadCapacityUnits" => Ok(CapacityDimension::Read),
+        "dynamodb:table:WriteCapacityUnits" => Ok(CapacityDimension::Write),
+        "dynamodb:index:ReadCapacityUnits" | "dynamodb:index:WriteCapacityUnits" => {
+            Err(ApiError::validation(
+                "Secondary indexes are not supported by Rotor yet (they come with the change log)",
+            ))
+        }
+        other => Err(ApiError::validation(format!(
+            "Unsupported scalable dimension {other}: dynamodb:table:ReadCapacityUnits or dynamodb:table:WriteCapacityUnits"
+        ))),
+    }
+}
+
+fn table_of_resource(resource: &str) -> ApiResult<&str> {
+    if resource.starts_with("table/") && resource.contains("/index/") {
+        return Err(ApiError::validation(
+            "Secondary indexes are not supported by Rotor yet (they come with the change log)",
+        ));
+    }
+    resource
+        .strip_prefix("table/")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "Unsupported resource ID {resource}: a DynamoDB table is table/<table name>"
+            ))
+        })
+}
+
+fn not_registered(def: &TableDef, dim: CapacityDimension) -> ApiError {
+    ApiError::ObjectNotFound(format!(
+        "No scalable target registered for service namespace: dynamodb, resource ID: table/{}, scalable dimension: {}",
+        def.name,
+        dim.scalable_dimension()
+    ))
+}
+
+fn target_arn(def: &TableDef, dim: CapacityDimension, region: &str) -> String {
+    let n = match dim {
+        CapacityDimension::Read => 0,
+        CapacityDimension::Write => 1,
+    };
+    format!(
+        "arn:aws:application-autoscaling:{region}:{ACCOUNT}:scalable-target/{:08x}{n:02x}",
+        def.id
+    )
+}
+
+fn policy_arn(def: &TableDef, dim: CapacityDimension, name: &str, region: &str) -> String {
+    format!(
+        "arn:aws:autoscaling:{region}:{ACCOUNT}:scalingPolicy:{:08x}-{}:resource/dynamodb/table/{}:policyName/{name}",
+        def.id,
+        dimension_word(dim),
+        def.name
+    )
+}
+
+/// One page of results, continuing after `NextToken` (the index it stopped at).
+fn page(req: &Request<'_>, all: Vec<Json>) -> ApiResult<(Vec<Json>, Option<String>)> {
+    let max = match req.int("MaxResults")? {
+        None => MAX_RESULTS,
+        Some(n) if (1..=MAX_RESULTS as i64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(ApiError::validation(format!(
+                "MaxResults must be between 1 and {MAX_RESULTS}, not {n}"
+            )))
+        }
+    };
+    let start = match req.str("NextToken")? {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|s| *s <= all.len())
+            .ok_or_else(|| ApiError::validation("Invalid NextToken"))?,
+    };
+    let end = (start + max).min(all.len());
+    let next = (end < all.len()).then(|| end.to_string());
+    Ok((all[start..end].to_vec(), next))
+}
+
+fn paged(req: &Request<'_>, key: &str, all: Vec<Json>) -> ApiResult<Json> {
+    let (items, next) = page(req, all)?;
+    let mut out = json!({ key: items });
+    if let Some(next) = next {
+        out["NextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
+/// Every registered (table, capacity), in table-name order, read before write.
+fn registered<B: Backend>(backend: &B) -> Vec<(TableDef, CapacityDimension)> {
+    backend
+        .table_names()
+        .into_iter()
+        .filter_map(|n| backend.table(&n))
+        .flat_map(|def| {
+            [CapacityDimension::Read, CapacityDimension::Write]
+                .into_iter()
+                .filter(|d| def.scaling(*d).is_some())
+                .map(|d| (def.clone(), d))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Whether a Describe call's optional `ResourceIds`/`ResourceId` and
+/// `ScalableDimension` filters keep this target.
+fn wanted(req: &Request<'_>, def: &TableDef, dim: CapacityDimension) -> ApiResult<bool> {
+    let resource = format!("table/{}", def.name);
+    if let Some(ids) = req.array("ResourceIds")? {
+        if !ids.iter().any(|i| i.as_str() == Some(resource.as_str())) {
+            return Ok(false);
+        }
+    }
+    if let Some(id) = req.str("ResourceId")? {
+        if id != resource {
+            return Ok(false);
+        }
+    }
+    if let Some(d) = req.str("ScalableDimension")? {
+        if d != dim.scalable_dimension() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub async fn register_scalable_target<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+    region: &str,
+) -> ApiResult<Json> {
+    let (mut def, dim) = scalable_target(backend, req)?;
+    require_provisioned(&def)?;
+    if let Some(state) = req.object("SuspendedState")? {
+        if state.values().any(|v| v.as_bool() == Some(true)) {
+            return Err(ApiError::validation(
+                "SuspendedState is not supported by Rotor: deregister the scalable target to stop scaling, or use UpdateTableReplicaAutoScaling AutoScalingDisabled",
+            ));
+        }
+    }
+    let min = req.int("MinCapacity")?.map(|n| n.max(0) as u64);
+    let max = req.int("MaxCapacity")?.map(|n| n.max(0) as u64);
+    if min == Some(0) || max == Some(0) {
+        return Err(ApiError::validation(
+            "MinCapacity and MaxCapacity of a DynamoDB table are at least 1",
+        ));
+    }
+    let existing = def.scaling(dim).cloned();
+    let (min, max) = bounds(existing.as_ref(), min, max, ("MinCapacity", "MaxCapacity"))?;
+    *def.scaling_mut(dim) = Some(CapacityScaling {
+        min_units: min,
+        max_units: max,
+        policy: existing.as_ref().and_then(|e| e.policy.clone()),
+        disabled: false,
+        created_at: existing.as_ref().map_or_else(now, |e| e.created_at),
+    });
+    backend.update_table(&def).await?;
+    Ok(json!({ "ScalableTargetARN": target_arn(&def, dim, region) }))
+}
+
+pub async fn deregister_scalable_target<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+) -> ApiResult<Json> {
+    let (mut def, dim) = scalable_target(backend, req)?;
+    if def.scaling(dim).is_none() {
+        return Err(not_registered(&def, dim));
+    }
+    *def.scaling_mut(dim) = None;
+    backend.update_table(&def).await?;
+    Ok(json!({}))
+}
+
+pub fn describe_scalable_targets<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+    region: &str,
+) -> ApiResult<Json> {
+    check_namespace(req)?;
+    let mut all = Vec::new();
+    for (def, dim) in registered(backend) {
+        if !wanted(req, &def, dim)? {
+            continue;
+        }
+        let Some(s) = def.scaling(dim) else { continue };
+        all.push(json!({
+            "ServiceNamespace": "dynamodb",
+            "ResourceId": format!("table/{}", def.name),
+            "ScalableDimension": dim.scalable_dimension(),
+            "MinCapacity": s.min_units,
+            "MaxCapacity": s.max_units,
+            "RoleARN": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/dynamodb.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable"),
+            "CreationTime": time(s.created_at),
+            "SuspendedState": {
+                "DynamicScalingInSuspended": s.disabled,
+                "DynamicScalingOutSuspended": s.disabled,
+                "ScheduledScalingSuspended": false,
+            },
+            "ScalableTargetARN": target_arn(&def, dim, region),
+        }));
+    }
+    paged(req, "ScalableTargets", all)
+}
+
+pub async fn put_scaling_policy<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+    region: &str,
+) -> ApiResult<Json> {
+    let (mut def, dim) = scalable_target(backend, req)?;
+    let name = req
+        .str("PolicyName")?
+        .ok_or_else(|| ApiError::validation("PolicyName is required"))?;
+    match req.str("PolicyType")? {
+        Some("TargetTrackingScaling") => {}
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "Rotor scales DynamoDB tables by target tracking only: PolicyType must be TargetTrackingScaling, not {other}"
+            )))
+        }
+        None => {
+            return Err(ApiError::validation(
+                "PolicyType is required (TargetTrackingScaling)",
+            ))
+        }
+    }
+    let config = req
+        .object("TargetTrackingScalingPolicyConfiguration")?
+        .ok_or_else(|| {
+            ApiError::validation("TargetTrackingScalingPolicyConfiguration is required")
+        })?;
+    if config.contains_key("CustomizedMetricSpecification") {
+        return Err(ApiError::validation(
+            "CustomizedMetricSpecification is not supported by Rotor: use PredefinedMetricSpecification",
+        ));
+    }
+    let metric = get_object(config, "PredefinedMetricSpecification")?
+        .and_then(|m| m.get("PredefinedMetricType"))
+        .and_then(Json::as_str);
+    if metric != Some(dim.utilization_metric()) {
+        return Err(ApiError::validation(format!(
+            "PredefinedMetricSpecification.PredefinedMetricType must be {} for {}",
+            dim.utilization_metric(),
+            dim.scalable_dimension()
+        )));
+    }
+    let Some(scaling) = def.scaling_mut(dim).as_mut() else {
+        return Err(not_registered(&def, dim));
+    };
+    // One target-tracking policy per capacity: a new name replaces the old one.
+    let before = scaling.policy.as_ref().filter(|p| p.name == name);
+    scaling.policy = Some(target_tracking(config, name.to_owned(), before)?);
+    backend.update_table(&def).await?;
+    Ok(json!({
+        "PolicyARN": policy_arn(&def, dim, name, region),
+        "Alarms": [],
+    }))
+}
+
+pub async fn delete_scaling_policy<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    let (mut def, dim) = scalable_target(backend, req)?;
+    let name = req
+        .str("PolicyName")?
+        .ok_or_else(|| ApiError::validation("PolicyName is required"))?;
+    let table = def.name.clone();
+    let found = def
+        .scaling_mut(dim)
+        .as_mut()
+        .filter(|s| s.policy.as_ref().is_some_and(|p| p.name == name));
+    let Some(scaling) = found else {
+        return Err(ApiError::ObjectNotFound(format!(
+            "No scaling policy found for service namespace: dynamodb, resource ID: table/{table}, scalable dimension: {}, policy name: {name}",
+            dim.scalable_dimension()
+        )));
+    };
+    scaling.policy = None;
+    backend.update_table(&def).await?;
+    Ok(json!({}))
+}
+
+pub fn describe_scaling_policies<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+    region: &str,
+) -> ApiResult<Json> {
+    check_namespace(req)?;
+    let names: Option<Vec<&str>> = req
+        .array("PolicyNames")?
+        .map(|a| a.iter().filter_map(Json::as_str).collect());
+    let mut all = Vec::new();
+    for (def, dim) in registered(backend) {
+        if !wanted(req, &def, dim)? {
+            continue;
+        }
+        let Some(p) = def.scaling(dim).and_then(|s| s.policy.as_ref()) else {
+            continue;
+        };
+        if names
+            .as_ref()
+            .is_some_and(|n| !n.contains(&p.name.as_str()))
+        {
+            continue;
+        }
+        all.push(json!({
+            "PolicyARN": policy_arn(&def, dim, &p.name, region),
+            "PolicyName": p.name,
+            "ServiceNamespace": "dynamodb",
+            "ResourceId": format!("table/{}", def.name),
+            "ScalableDimension": dim.scalable_dimension(),
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": p.target_percent,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": dim.utilization_metric(),
+                },
+                "ScaleOutCooldown": p.scale_out_cooldown_secs,
+                "ScaleInCooldown": p.scale_in_cooldown_secs,
+                "DisableScaleIn": p.disable_scale_in,
+            },
+            "Alarms": [],
+            "CreationTime": time(p.created_at),
+        }));
+    }
+    paged(req, "ScalingPolicies", all)
+}
+
+pub fn describe_scaling_activities<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
+    check_namespace(req)?;
+    let mut all: Vec<(f64, Json)> = Vec::new();
+    for name in backend.table_names() {
+        let Some(def) = backend.table(&name) else {
+            continue;
+        };
+        for (i, a) in backend.scaling_activities(&name).iter().enumerate() {
+            if !wanted(req, &def, a.dimension)? {
+                continue;
+            }
+            all.push((a.at, activity(&def, i, a)));
+        }
+    }
+    // Newest first.
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    paged(
+        req,
+        "ScalingActivities",
+        all.into_iter().map(|(_, j)| j).collect(),
+    )
+}
+
+fn activity(def: &TableDef, index: usize, a: &ScalingActivity) -> Json {
+    let id = format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        def.id,
+        index,
+        match a.dimension {
+            CapacityDimension::Read => 0,
+            CapacityDimension::Write => 1,
+        },
+        0,
+        (a.at * 1000.0) as u64
+    );
+    json!({
+        "ActivityId": id,
+        "ServiceNamespace": "dynamodb",
+        "ResourceId": format!("table/{}", def.name),
+        "ScalableDimension": a.dimension.scalable_dimension(),
+        "Description": format!(
+            "Setting {} capacity units to {}.",
+            dimension_word(a.dimension),
+            a.to
+        ),
+        "Cause": a.cause,
+        "StartTime": time(a.at),
+        "EndTime": time(a.at),
+        "StatusCode": "Successful",
+        "StatusMessage": format!(
+            "Successfully set {} capacity units to {}. Change successfully fulfilled by dynamodb.",
+            dimension_word(a.dimension),
+            a.to
+        ),
+    })
+}
