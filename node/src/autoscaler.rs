@@ -641,8 +641,8 @@ async fn warm_splits(
         let width = |r: &TokenRange| r.end.map_or(1u128 << 64, u128::from) - u128::from(r.start);
         ready.sort_by_key(|(p, r)| (std::cmp::Reverse(width(r)), *p));
         let mut loads = scaler.node_loads(map, u64::MAX);
-        let mut child = entry.partitions.len() as u32;
-        for (partition, range) in ready.into_iter().take(missing as usize) {
+        let children = entry.partitions.len() as u32..;
+        for (child, (partition, range)) in children.zip(ready.into_iter().take(missing as usize)) {
             let replicas = entry
                 .partitions
                 .get(partition as usize)
@@ -682,7 +682,6 @@ async fn warm_splits(
             );
             tracing::info!("{text}");
             scaler.event(text);
-            child += 1;
         }
     }
     Ok(())

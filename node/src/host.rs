@@ -386,9 +386,13 @@ impl Host {
 
     /// Applies a metadata command through the metadata leader (forwarding if needed).
     pub async fn propose(&self, cmd: MetaCommand) -> Result<MetaOutcome, ProposeError> {
-        match self.meta.client_write(Command::Meta(cmd.clone())).await {
+        match self
+            .meta
+            .client_write(Command::Meta(Box::new(cmd.clone())))
+            .await
+        {
             Ok(resp) => match resp.data {
-                Reply::Meta(outcome) => Ok(outcome),
+                Reply::Meta(outcome) => Ok(*outcome),
                 other => Err(ProposeError::Raft(format!("unexpected reply {other:?}"))),
             },
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {

@@ -176,7 +176,7 @@ async fn write_capacity_follows_its_target_up_under_load_and_down_when_idle() {
             written += 1;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if written % 15 == 0 {
+        if written.is_multiple_of(15) {
             let (units, increased, _, _) = write_capacity(&client).await;
             if units > 10 {
                 break (units, increased);

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     Write(WriteRequest),
-    Meta(MetaCommand),
+    /// (Boxed: a table definition is large next to a write; boxing keeps every log
+    /// entry small. Serialised the same as unboxed.)
+    Meta(Box<MetaCommand>),
     /// Hands the partition's tokens from `at` on to partition `child` (the map lists the
     /// child already); from here on the partition refuses writes to those tokens.
     Split {
@@ -47,7 +49,7 @@ pub enum Reply {
     NotOwned,
     /// A split was applied (or had been already).
     Split,
-    Meta(MetaOutcome),
+    Meta(Box<MetaOutcome>),
     /// A blank or membership entry (raft's own): nobody waits for a reply.
     Internal,
     /// A command sent to a group of the wrong kind (a bug, reported not applied).

@@ -195,10 +195,10 @@ impl StateMachine {
             }
             (Machine::Meta { map }, Command::Meta(cmd)) => {
                 let mut next = (**map.borrow()).clone();
-                let outcome = meta::apply(&mut next, cmd);
+                let outcome = meta::apply(&mut next, *cmd);
                 self.write_records(&[record, self.inner.log.state_record(MAP, encode(&next)?)])?;
                 map.send_replace(Arc::new(next));
-                Ok(Reply::Meta(outcome))
+                Ok(Reply::Meta(Box::new(outcome)))
             }
             _ => {
                 self.write_records(&[record])?;
