@@ -752,32 +752,8 @@ mod tests {
             );
         }
         let def = rotor_model::table::TableDef {
-            name: "t".into(),
             id: 1,
-            key_schema: rotor_model::table::KeySchema {
-                partition: rotor_model::table::KeyAttribute {
-                    name: "pk".into(),
-                    ty: rotor_model::table::ScalarType::S,
-                },
-                sort: None,
-            },
-            attribute_definitions: vec![],
-            billing_mode: rotor_model::table::BillingMode::PayPerRequest,
-            read_capacity_units: 0,
-            write_capacity_units: 0,
-            creation_time: 0.0,
-            last_billing_mode_change: None,
-            partition_count: 0,
-            table_class: None,
-            deletion_protection: false,
-            layout: vec![],
-            max_read_request_units: None,
-            max_write_request_units: None,
-            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
-            warm_requested: None,
-            read_scaling: None,
-            write_scaling: None,
-            capacity_changes: Default::default(),
+            ..rotor_model::table::TableDef::keyed_by_pk("t")
         };
         crate::meta::apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
         map

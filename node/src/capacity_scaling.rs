@@ -189,37 +189,15 @@ impl CapacityScaler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rotor_model::table::{
-        CapacityScaling, KeyAttribute, KeySchema, ScalarType, TargetTracking,
-        DEFAULT_PARTITION_CAPACITY,
-    };
+    use rotor_model::table::{CapacityScaling, TargetTracking};
 
     fn table(write_units: u64, disable_scale_in: bool) -> TableDef {
         TableDef {
-            name: "t".into(),
             id: 1,
-            key_schema: KeySchema {
-                partition: KeyAttribute {
-                    name: "pk".into(),
-                    ty: ScalarType::S,
-                },
-                sort: None,
-            },
-            attribute_definitions: vec![],
             billing_mode: BillingMode::Provisioned,
             read_capacity_units: 5,
             write_capacity_units: write_units,
-            creation_time: 0.0,
-            last_billing_mode_change: None,
             partition_count: 1,
-            table_class: None,
-            deletion_protection: false,
-            layout: vec![],
-            max_read_request_units: None,
-            max_write_request_units: None,
-            partition_capacity: DEFAULT_PARTITION_CAPACITY,
-            warm_requested: None,
-            read_scaling: None,
             write_scaling: Some(CapacityScaling {
                 min_units: 10,
                 max_units: 100,
@@ -234,7 +212,7 @@ mod tests {
                 disabled: false,
                 created_at: 0.0,
             }),
-            capacity_changes: Default::default(),
+            ..TableDef::keyed_by_pk("t")
         }
     }
 

@@ -249,7 +249,7 @@ fn split_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType, UnitsPerSecond};
+    use rotor_model::table::UnitsPerSecond;
 
     fn map_with_table(partitions: u32) -> ClusterMap {
         let mut map = ClusterMap::default();
@@ -263,32 +263,8 @@ mod tests {
             );
         }
         let def = TableDef {
-            name: "t".into(),
-            id: 0,
-            key_schema: KeySchema {
-                partition: KeyAttribute {
-                    name: "pk".into(),
-                    ty: ScalarType::S,
-                },
-                sort: None,
-            },
-            attribute_definitions: vec![],
-            billing_mode: BillingMode::PayPerRequest,
-            read_capacity_units: 0,
-            write_capacity_units: 0,
-            creation_time: 0.0,
-            last_billing_mode_change: None,
             partition_count: partitions,
-            table_class: None,
-            deletion_protection: false,
-            layout: vec![],
-            max_read_request_units: None,
-            max_write_request_units: None,
-            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
-            warm_requested: None,
-            read_scaling: None,
-            write_scaling: None,
-            capacity_changes: Default::default(),
+            ..TableDef::keyed_by_pk("t")
         };
         apply(&mut map, MetaCommand::CreateTable { def });
         map

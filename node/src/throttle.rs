@@ -109,37 +109,17 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType};
+    use rotor_model::table::BillingMode;
     use std::time::Duration;
 
     fn def(mode: BillingMode, rcu: u64, wcu: u64, partitions: u32) -> TableDef {
         TableDef {
-            name: "t".into(),
             id: 1,
-            key_schema: KeySchema {
-                partition: KeyAttribute {
-                    name: "pk".into(),
-                    ty: ScalarType::S,
-                },
-                sort: None,
-            },
-            attribute_definitions: vec![],
             billing_mode: mode,
             read_capacity_units: rcu,
             write_capacity_units: wcu,
-            creation_time: 0.0,
-            last_billing_mode_change: None,
             partition_count: partitions,
-            table_class: None,
-            deletion_protection: false,
-            layout: vec![],
-            max_read_request_units: None,
-            max_write_request_units: None,
-            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
-            warm_requested: None,
-            read_scaling: None,
-            write_scaling: None,
-            capacity_changes: Default::default(),
+            ..TableDef::keyed_by_pk("t")
         }
     }
 

@@ -1068,7 +1068,6 @@ mod tests {
     use std::sync::atomic::AtomicU32;
 
     use rotor_model::cluster::{NodeInfo, NodeState, PartitionInfo, TableEntry};
-    use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType};
     use rotor_model::write::WriteCommand;
     use rotor_model::AttributeValue;
     use rotor_proto::v1::cluster_server::{Cluster, ClusterServer};
@@ -1318,34 +1317,10 @@ mod tests {
     }
 
     fn table_def(name: &str, id: u32, partitions: u32) -> TableDef {
-        let pk = KeyAttribute {
-            name: "pk".into(),
-            ty: ScalarType::S,
-        };
         TableDef {
-            name: name.into(),
             id,
-            key_schema: KeySchema {
-                partition: pk.clone(),
-                sort: None,
-            },
-            attribute_definitions: vec![pk],
-            billing_mode: BillingMode::PayPerRequest,
-            read_capacity_units: 0,
-            write_capacity_units: 0,
-            creation_time: 0.0,
-            last_billing_mode_change: None,
             partition_count: partitions,
-            table_class: None,
-            deletion_protection: false,
-            layout: vec![],
-            max_read_request_units: None,
-            max_write_request_units: None,
-            partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
-            warm_requested: None,
-            read_scaling: None,
-            write_scaling: None,
-            capacity_changes: Default::default(),
+            ..TableDef::keyed_by_pk(name)
         }
     }
 

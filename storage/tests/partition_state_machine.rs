@@ -6,42 +6,15 @@ use std::collections::BTreeMap;
 use rotor_model::expr::{ExprInput, Parser};
 use rotor_model::keys::item_key;
 use rotor_model::read::ReadRange;
-use rotor_model::table::{BillingMode, KeyAttribute, KeySchema, ScalarType, TableDef};
+use rotor_model::table::TableDef;
 use rotor_model::write::{WriteCommand, WriteOutcome, WriteRequest};
 use rotor_model::{AttributeValue, Item, Number};
 use rotor_storage::Store;
 
 fn table_def() -> TableDef {
     TableDef {
-        name: "songs".into(),
-        id: 0,
-        key_schema: KeySchema {
-            partition: KeyAttribute {
-                name: "pk".into(),
-                ty: ScalarType::S,
-            },
-            sort: None,
-        },
-        attribute_definitions: vec![KeyAttribute {
-            name: "pk".into(),
-            ty: ScalarType::S,
-        }],
-        billing_mode: BillingMode::PayPerRequest,
-        read_capacity_units: 0,
-        write_capacity_units: 0,
-        creation_time: 0.0,
-        last_billing_mode_change: None,
         partition_count: 1,
-        table_class: None,
-        deletion_protection: false,
-        layout: vec![],
-        max_read_request_units: None,
-        max_write_request_units: None,
-        partition_capacity: rotor_model::table::DEFAULT_PARTITION_CAPACITY,
-        warm_requested: None,
-        read_scaling: None,
-        write_scaling: None,
-        capacity_changes: Default::default(),
+        ..TableDef::keyed_by_pk("songs")
     }
 }
 

@@ -415,6 +415,53 @@ impl TokenRange {
 }
 
 impl TableDef {
+    /// A new on-demand table with nothing else set: no id yet (the metadata group
+    /// assigns it), as many partitions as the cluster makes by default, no limits.
+    pub fn new(
+        name: impl Into<String>,
+        key_schema: KeySchema,
+        attribute_definitions: Vec<KeyAttribute>,
+    ) -> TableDef {
+        TableDef {
+            name: name.into(),
+            id: 0,
+            key_schema,
+            attribute_definitions,
+            billing_mode: BillingMode::PayPerRequest,
+            read_capacity_units: 0,
+            write_capacity_units: 0,
+            creation_time: 0.0,
+            last_billing_mode_change: None,
+            partition_count: 0,
+            table_class: None,
+            deletion_protection: false,
+            layout: Vec::new(),
+            max_read_request_units: None,
+            max_write_request_units: None,
+            partition_capacity: DEFAULT_PARTITION_CAPACITY,
+            warm_requested: None,
+            read_scaling: None,
+            write_scaling: None,
+            capacity_changes: CapacityChanges::default(),
+        }
+    }
+
+    /// A table keyed by a string partition key `pk` alone (for tests).
+    pub fn keyed_by_pk(name: impl Into<String>) -> TableDef {
+        let pk = KeyAttribute {
+            name: "pk".into(),
+            ty: ScalarType::S,
+        };
+        TableDef::new(
+            name,
+            KeySchema {
+                partition: pk.clone(),
+                sort: None,
+            },
+            vec![pk],
+        )
+    }
+
     /// The table's read (`write: false`) or write limit in units per second and its
     /// kind, if it has one: provisioned capacity, or an on-demand maximum.
     pub fn throughput_limit(&self, write: bool) -> Option<(f64, ThroughputLimit)> {
@@ -593,32 +640,10 @@ mod tests {
 
     fn def(parts: u32) -> TableDef {
         TableDef {
-            name: "t".into(),
             id: 1,
-            key_schema: KeySchema {
-                partition: KeyAttribute {
-                    name: "pk".into(),
-                    ty: ScalarType::S,
-                },
-                sort: None,
-            },
-            attribute_definitions: vec![],
-            billing_mode: BillingMode::PayPerRequest,
-            read_capacity_units: 0,
-            write_capacity_units: 0,
-            creation_time: 0.0,
-            last_billing_mode_change: None,
             partition_count: parts,
-            table_class: None,
-            deletion_protection: false,
-            layout: vec![],
-            max_read_request_units: None,
-            max_write_request_units: None,
-            partition_capacity: DEFAULT_PARTITION_CAPACITY,
-            warm_requested: None,
-            read_scaling: None,
-            write_scaling: None,
-            capacity_changes: Default::default(),
+            attribute_definitions: vec![],
+            ..TableDef::keyed_by_pk("t")
         }
     }
 
