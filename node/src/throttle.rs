@@ -1,7 +1,10 @@
 //! Capacity limits on a partition replica, as DynamoDB applies them: a token bucket of
 //! read units and one of write units, refilled at the partition's share of the table's
 //! limit (provisioned capacity, or an on-demand table's maximum) and holding up to five
-//! minutes of unused capacity for bursts (DynamoDB's burst capacity).
+//! minutes of unused capacity for bursts (DynamoDB's burst capacity); and, in either
+//! mode, the partition's own limit (what one partition serves: DynamoDB's 3,000 read and
+//! 1,000 write units), with a second of burst. A hot key range is throttled at the
+//! latter until the autoscaler splits it.
 //!
 //! A request is admitted while its bucket is not empty and charged its actual units
 //! after it ran (a bucket may go below zero, and then refuses until refilled). Writes
@@ -12,8 +15,11 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use rotor_model::table::{TableDef, ThroughputLimit};
 
-/// Seconds of unused capacity a partition keeps for bursts.
+/// Seconds of unused table capacity a partition keeps for bursts.
 pub const BURST_SECS: f64 = 300.0;
+
+/// Seconds of its own limit a partition may serve at once.
+pub const KEY_RANGE_BURST_SECS: f64 = 1.0;
 
 #[derive(Debug)]
 struct Bucket {
@@ -25,40 +31,45 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn refill(&mut self, rate: f64, now: Instant) {
+    fn new() -> Mutex<Bucket> {
+        Mutex::new(Bucket {
+            tokens: 0.0,
+            rate: 0.0,
+            refilled: Instant::now(),
+        })
+    }
+
+    fn refill(&mut self, rate: f64, burst_secs: f64, now: Instant) {
         if self.rate != rate {
             // New capacity: start with a full burst at the new rate, as a new table does.
             self.tokens = if self.rate == 0.0 {
-                rate * BURST_SECS
+                rate * burst_secs
             } else {
-                self.tokens.min(rate * BURST_SECS)
+                self.tokens.min(rate * burst_secs)
             };
             self.rate = rate;
         }
         let secs = now.duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + rate * secs).min(rate * BURST_SECS);
+        self.tokens = (self.tokens + rate * secs).min(rate * burst_secs);
         self.refilled = now;
     }
 }
 
-/// The read and write buckets of one partition replica.
+/// The buckets of one partition replica: its share of the table's limit, and its own.
 pub struct Throttle {
     read: Mutex<Bucket>,
     write: Mutex<Bucket>,
+    key_range_read: Mutex<Bucket>,
+    key_range_write: Mutex<Bucket>,
 }
 
 impl Default for Throttle {
     fn default() -> Self {
-        let bucket = || {
-            Mutex::new(Bucket {
-                tokens: 0.0,
-                rate: 0.0,
-                refilled: Instant::now(),
-            })
-        };
         Throttle {
-            read: bucket(),
-            write: bucket(),
+            read: Bucket::new(),
+            write: Bucket::new(),
+            key_range_read: Bucket::new(),
+            key_range_write: Bucket::new(),
         }
     }
 }
@@ -84,26 +95,54 @@ impl Throttle {
         write: bool,
         now: Instant,
     ) -> Result<(), ThroughputLimit> {
-        let Some((rate, limit)) = def.and_then(|d| share(d, write)) else {
+        let Some(def) = def else {
             return Ok(());
         };
-        let mut bucket = if write { &self.write } else { &self.read }.lock();
-        bucket.refill(rate, now);
-        if bucket.tokens > 0.0 {
-            Ok(())
+        if let Some((rate, limit)) = share(def, write) {
+            let mut bucket = if write { &self.write } else { &self.read }.lock();
+            bucket.refill(rate, BURST_SECS, now);
+            if bucket.tokens <= 0.0 {
+                return Err(limit);
+            }
+        }
+        if let Some(rate) = own_limit(def, write) {
+            let mut bucket = self.key_range(write).lock();
+            bucket.refill(rate, KEY_RANGE_BURST_SECS, now);
+            if bucket.tokens <= 0.0 {
+                return Err(ThroughputLimit::KeyRange);
+            }
+        }
+        Ok(())
+    }
+
+    fn key_range(&self, write: bool) -> &Mutex<Bucket> {
+        if write {
+            &self.key_range_write
         } else {
-            Err(limit)
+            &self.key_range_read
         }
     }
 
     /// Charges the units a request cost (after it ran).
     pub fn charge(&self, def: Option<&TableDef>, write: bool, units: f64) {
-        if def.and_then(|d| share(d, write)).is_none() {
+        let Some(def) = def else {
             return;
+        };
+        if share(def, write).is_some() {
+            let mut bucket = if write { &self.write } else { &self.read }.lock();
+            bucket.tokens -= units;
         }
-        let mut bucket = if write { &self.write } else { &self.read }.lock();
-        bucket.tokens -= units;
+        if own_limit(def, write).is_some() {
+            self.key_range(write).lock().tokens -= units;
+        }
     }
+}
+
+/// What one partition of the table serves per second, read or write.
+fn own_limit(def: &TableDef, write: bool) -> Option<f64> {
+    let capacity = def.partition_capacity;
+    let units = if write { capacity.write } else { capacity.read };
+    (units > 0).then_some(units as f64)
 }
 
 #[cfg(test)]
@@ -163,9 +202,47 @@ mod tests {
     }
 
     #[test]
+    fn a_hot_partition_is_held_to_its_own_limit_in_either_mode() {
+        for mode in [BillingMode::PayPerRequest, BillingMode::Provisioned] {
+            let t = Throttle::default();
+            let mut d = def(mode, 100_000, 100_000, 1);
+            d.partition_capacity = rotor_model::table::UnitsPerSecond {
+                read: 30,
+                write: 10,
+            };
+            let t0 = Instant::now();
+            // One second of burst: ten writes, then the key range is throttled.
+            for _ in 0..10 {
+                assert!(t.admit_at(Some(&d), true, t0).is_ok());
+                t.charge(Some(&d), true, 1.0);
+            }
+            assert_eq!(
+                t.admit_at(Some(&d), true, t0),
+                Err(ThroughputLimit::KeyRange)
+            );
+            assert_eq!(
+                ThroughputLimit::KeyRange.reason(true),
+                "TableWriteKeyRangeThroughputExceeded"
+            );
+            // Reads have their own limit.
+            assert!(t.admit_at(Some(&d), false, t0).is_ok());
+            // A tenth of a second later, one more write.
+            let later = t0 + Duration::from_millis(100);
+            assert!(t.admit_at(Some(&d), true, later).is_ok());
+            t.charge(Some(&d), true, 1.0);
+            assert!(t.admit_at(Some(&d), true, later).is_err());
+        }
+    }
+
+    #[test]
     fn on_demand_tables_are_limited_only_by_their_maximum() {
         let t = Throttle::default();
         let mut d = def(BillingMode::PayPerRequest, 0, 0, 1);
+        // (The partition's own limit is far above what this test spends.)
+        d.partition_capacity = rotor_model::table::UnitsPerSecond {
+            read: 1_000_000,
+            write: 1_000_000,
+        };
         let t0 = Instant::now();
         for _ in 0..10_000 {
             assert!(t.admit_at(Some(&d), true, t0).is_ok());

@@ -29,7 +29,13 @@ pub enum BackendError {
     /// The partition's share of the table's capacity is used up; nothing was done.
     /// `reason` is DynamoDB's ThrottlingReason, `resource` the table's ARN.
     #[error("throttled: {reason}")]
-    Throttled { reason: String, resource: String },
+    /// `on_demand`: the table is PAY_PER_REQUEST (a ThrottlingException, not a
+    /// ProvisionedThroughputExceededException).
+    Throttled {
+        reason: String,
+        resource: String,
+        on_demand: bool,
+    },
     /// The cluster refused the request as it stands (a table change beyond its limits).
     #[error("{0}")]
     Invalid(String),
@@ -94,9 +100,15 @@ impl From<BackendError> for crate::error::ApiError {
             BackendError::Model(m) => m.into(),
             BackendError::Unavailable(m) => ApiError::ServiceUnavailable(m),
             e @ BackendError::StaleRoute(_) => ApiError::ServiceUnavailable(e.to_string()),
-            BackendError::Throttled { reason, resource } => {
-                ApiError::CapacityExceeded { reason, resource }
-            }
+            BackendError::Throttled {
+                reason,
+                resource,
+                on_demand,
+            } => ApiError::CapacityExceeded {
+                reason,
+                resource,
+                on_demand,
+            },
             BackendError::Invalid(m) => {
                 ApiError::validation(format!("One or more parameter values were invalid: {m}"))
             }

@@ -429,6 +429,8 @@ impl ClusterBackend {
                         return Err(BackendError::Throttled {
                             reason: r.throttling_reason.clone(),
                             resource: def.arn(),
+                            on_demand: def.billing_mode
+                                == rotor_model::table::BillingMode::PayPerRequest,
                         });
                     }
                     if refusal == Refusal::StaleEpoch {

@@ -37,12 +37,16 @@ pub enum ApiError {
     RequestTooLarge(String),
     #[error("{0}")]
     ProvisionedThroughputExceeded(String),
-    /// A table's capacity limit was reached (`reason`: DynamoDB's ThrottlingReason, e.g.
-    /// `TableWriteProvisionedThroughputExceeded`; `resource`: the table's ARN). An
-    /// on-demand table's maximum is a ThrottlingException, the rest
-    /// ProvisionedThroughputExceededException, as DynamoDB answers.
+    /// A table's or a partition's capacity limit was reached (`reason`: DynamoDB's
+    /// ThrottlingReason, e.g. `TableWriteProvisionedThroughputExceeded`; `resource`: the
+    /// table's ARN). On an on-demand table it is a ThrottlingException, on a
+    /// provisioned one a ProvisionedThroughputExceededException, as DynamoDB answers.
     #[error("{}", capacity_message(reason))]
-    CapacityExceeded { reason: String, resource: String },
+    CapacityExceeded {
+        reason: String,
+        resource: String,
+        on_demand: bool,
+    },
     #[error("{0}")]
     Throttling(String),
     #[error("{0}")]
@@ -89,9 +93,9 @@ impl ApiError {
             ApiError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
             ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
-            ApiError::CapacityExceeded { reason, .. } if on_demand_maximum(reason) => {
-                "ThrottlingException"
-            }
+            ApiError::CapacityExceeded {
+                on_demand: true, ..
+            } => "ThrottlingException",
             ApiError::CapacityExceeded { .. } => "ProvisionedThroughputExceededException",
             ApiError::Throttling(_) => "ThrottlingException",
             ApiError::RequestLimitExceeded(_) => "RequestLimitExceeded",
@@ -115,7 +119,9 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATION,
             ApiError::Throttling(_) => CORAL,
             ApiError::ObjectNotFound(_) => AUTO_SCALING,
-            ApiError::CapacityExceeded { reason, .. } if on_demand_maximum(reason) => CORAL,
+            ApiError::CapacityExceeded {
+                on_demand: true, ..
+            } => CORAL,
             _ => DYNAMO,
         }
     }
@@ -129,20 +135,27 @@ impl ApiError {
         if let ApiError::ConditionalCheckFailed { item: Some(item) } = self {
             body["Item"] = item_to_json(item);
         }
-        if let ApiError::CapacityExceeded { reason, resource } = self {
-            body["ThrottlingReasons"] = json!([{ "reason": reason, "resource": resource }]);
+        if let ApiError::CapacityExceeded {
+            reason, resource, ..
+        } = self
+        {
+            // The two exceptions spell the member differently in DynamoDB's model.
+            let member = if self.code() == "ThrottlingException" {
+                "throttlingReasons"
+            } else {
+                "ThrottlingReasons"
+            };
+            body[member] = json!([{ "reason": reason, "resource": resource }]);
         }
         body
     }
 }
 
-fn on_demand_maximum(reason: &str) -> bool {
-    reason.ends_with("MaxOnDemandThroughputExceeded")
-}
-
 fn capacity_message(reason: &str) -> &'static str {
-    if on_demand_maximum(reason) {
+    if reason.ends_with("MaxOnDemandThroughputExceeded") {
         "Throughput exceeds the maximum OnDemandThroughput configured for the table. Consider increasing MaxReadRequestUnits or MaxWriteRequestUnits with the UpdateTable API."
+    } else if reason.ends_with("KeyRangeThroughputExceeded") {
+        "Throughput exceeds the current throughput limit of one of the table's partitions (a hot key range). Spread requests over more partition keys; a key range that stays hot is split."
     } else {
         "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
     }

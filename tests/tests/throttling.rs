@@ -2,13 +2,16 @@
 //! table serves its burst (five minutes of its capacity) and then answers
 //! ProvisionedThroughputExceededException with a ThrottlingReason, until UpdateTable
 //! raises the capacity; an on-demand table with an OnDemandThroughput maximum answers
-//! ThrottlingException past it; an on-demand table without one is not throttled.
+//! ThrottlingException past it; an on-demand table without one is not throttled below
+//! its partitions' own limits; a hot partition is throttled at its own limit (DynamoDB's
+//! 1,000 write units per partition; here 20) in either mode, with the key-range reason.
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeValue as AV, BillingMode, OnDemandThroughput, ProvisionedThroughput, PutRequest,
     WriteRequest,
 };
+use rotor_tests::cluster::Cluster;
 use rotor_tests::{create_table_request, sdk_client_with_attempts, Rotor};
 
 /// Puts distinct small items (1 WCU each) until one is refused; how many succeeded and
@@ -199,4 +202,63 @@ async fn on_demand_tables_are_throttled_only_past_their_maximum() {
     assert_eq!(code, "ThrottlingException", "{message}");
     assert!(message.contains("OnDemandThroughput"), "message: {message}");
     assert!((60..=400).contains(&done), "throttled after {done} writes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_partition_is_throttled_at_its_own_limit_until_split() {
+    // One partition of 20 write units a second, never split for load here.
+    let cluster = tokio::task::block_in_place(|| {
+        Cluster::start(
+            3,
+            &["--partition-wcu", "20", "--no-autoscale"],
+            &["--partitions", "1"],
+        )
+    });
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 1);
+    create_table_request(&client, "hot", false)
+        .send()
+        .await
+        .expect("create");
+    // An on-demand table with no maximum: only the partition's own limit (with a
+    // second of burst) holds it.
+    let (done, refused) = put_until_refused(&client, "hot", 2000).await;
+    let (code, message) = refused.expect("2000 writes on one 20-unit partition never throttled");
+    assert_eq!(code, "ThrottlingException", "{message}");
+    assert!(message.contains("partitions"), "message: {message}");
+    assert!(done >= 15, "throttled after only {done} writes: no burst");
+    let err = client
+        .put_item()
+        .table_name("hot")
+        .item("pk", AV::S("again".into()))
+        .send()
+        .await
+        .expect_err("still throttled");
+    let reasons = match err.into_service_error() {
+        aws_sdk_dynamodb::operation::put_item::PutItemError::ThrottlingException(e) => {
+            e.throttling_reasons().to_vec()
+        }
+        other => panic!("not ThrottlingException: {other:?}"),
+    };
+    assert_eq!(
+        reasons.first().and_then(|r| r.reason()),
+        Some("TableWriteKeyRangeThroughputExceeded")
+    );
+    // The same limit on a provisioned table with capacity to spare is a
+    // ProvisionedThroughputExceededException.
+    create_table_request(&client, "hot_provisioned", false)
+        .billing_mode(BillingMode::Provisioned)
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(1000)
+                .write_capacity_units(1000)
+                .build()
+                .expect("throughput"),
+        )
+        .send()
+        .await
+        .expect("create");
+    let (_, refused) = put_until_refused(&client, "hot_provisioned", 2000).await;
+    let (code, message) = refused.expect("never throttled");
+    assert_eq!(code, "ProvisionedThroughputExceededException", "{message}");
+    assert!(message.contains("partitions"), "message: {message}");
 }

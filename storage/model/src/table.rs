@@ -350,6 +350,8 @@ pub enum ThroughputLimit {
     Provisioned,
     /// An on-demand table's OnDemandThroughput maximum.
     MaxOnDemand,
+    /// What one partition serves, in either mode (a hot key range).
+    KeyRange,
 }
 
 impl ThroughputLimit {
@@ -360,6 +362,8 @@ impl ThroughputLimit {
             (ThroughputLimit::Provisioned, true) => "TableWriteProvisionedThroughputExceeded",
             (ThroughputLimit::MaxOnDemand, false) => "TableReadMaxOnDemandThroughputExceeded",
             (ThroughputLimit::MaxOnDemand, true) => "TableWriteMaxOnDemandThroughputExceeded",
+            (ThroughputLimit::KeyRange, false) => "TableReadKeyRangeThroughputExceeded",
+            (ThroughputLimit::KeyRange, true) => "TableWriteKeyRangeThroughputExceeded",
         }
     }
 }
