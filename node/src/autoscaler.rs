@@ -537,30 +537,70 @@ async fn round(host: &Arc<Host>, scaler: &Autoscaler) -> anyhow::Result<()> {
     let child = entry.partitions.len() as u32;
     let replicas = info.replicas.len().max(1);
     let place = least_loaded(&scaler.node_loads(&map, group), replicas, Weigh::Load);
-    let label = reason.label();
-    let outcome = host
-        .propose(MetaCommand::SplitPartition {
+    let split = Split {
+        table: &table,
+        table_id,
+        partition,
+        at,
+        child,
+        place: &place,
+    };
+    split.propose(host, scaler, reason.label(), &why).await?;
+    Ok(())
+}
+
+/// A split to propose: partition `partition` of a table cut at `at`, its new half
+/// `child` placed on `place`.
+struct Split<'a> {
+    table: &'a str,
+    table_id: u32,
+    partition: u32,
+    at: u64,
+    child: u32,
+    place: &'a [NodeId],
+}
+
+impl Split<'_> {
+    /// Proposes it to the metadata group; true when the map took it (then the parent
+    /// is measured afresh, and the split is counted and reported with `why`).
+    async fn propose(
+        &self,
+        host: &Arc<Host>,
+        scaler: &Autoscaler,
+        label: &'static str,
+        why: &str,
+    ) -> anyhow::Result<bool> {
+        let Split {
+            table,
             table_id,
             partition,
             at,
             child,
-            place: Some(place.clone()),
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    match outcome.reply {
-        MetaReply::Done => {
-            scaler.restart(group);
-            metrics::counter!("rotor_autoscaler_splits_total", "reason" => label).increment(1);
-            let text = format!(
-                "table {table} partition {partition} split at token {at:#018x} into partition {child} ({why}); partition {child} moves to nodes {place:?}"
-            );
-            tracing::info!("{text}");
-            scaler.event(text);
+            place,
+        } = *self;
+        let outcome = host
+            .propose(MetaCommand::SplitPartition {
+                table_id,
+                partition,
+                at,
+                child,
+                place: Some(place.to_vec()),
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if outcome.reply != MetaReply::Done {
+            tracing::info!(table, partition, "split not made: {:?}", outcome.reply);
+            return Ok(false);
         }
-        other => tracing::info!(table = %table, partition, "split not made: {other:?}"),
+        scaler.restart(partition_group(table_id, partition));
+        metrics::counter!("rotor_autoscaler_splits_total", "reason" => label).increment(1);
+        let text = format!(
+            "table {table} partition {partition} split at token {at:#018x} into partition {child} ({why}); partition {child} moves to nodes {place:?}"
+        );
+        tracing::info!("{text}");
+        scaler.event(text);
+        Ok(true)
     }
-    Ok(())
 }
 
 /// Target tracking of provisioned capacity: raises or lowers the capacities whose
@@ -640,6 +680,15 @@ async fn warm_splits(
             .collect();
         let width = |r: &TokenRange| r.end.map_or(1u128 << 64, u128::from) - u128::from(r.start);
         ready.sort_by_key(|(p, r)| (std::cmp::Reverse(width(r)), *p));
+        let warm = entry.def.warm_throughput();
+        let why = format!(
+            "warm throughput: {} RCU/s and {} WCU/s requested, {} partitions serve {} and {}",
+            requested.read,
+            requested.write,
+            spans.len(),
+            warm.read,
+            warm.write
+        );
         let mut loads = scaler.node_loads(map, u64::MAX);
         let children = entry.partitions.len() as u32..;
         for (child, (partition, range)) in children.zip(ready.into_iter().take(missing as usize)) {
@@ -648,40 +697,22 @@ async fn warm_splits(
                 .get(partition as usize)
                 .map_or(1, |p| p.replicas.len().max(1));
             let place = least_loaded(&loads, replicas, Weigh::Replicas);
-            let at = middle(range);
-            let outcome = host
-                .propose(MetaCommand::SplitPartition {
-                    table_id,
-                    partition,
-                    at,
-                    child,
-                    place: Some(place.clone()),
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if outcome.reply != MetaReply::Done {
-                tracing::info!(table = %entry.def.name, partition, "warm split not made: {:?}", outcome.reply);
+            let split = Split {
+                table: &entry.def.name,
+                table_id,
+                partition,
+                at: middle(range),
+                child,
+                place: &place,
+            };
+            if !split.propose(host, scaler, "warm_throughput", &why).await? {
                 break;
             }
-            scaler.restart(partition_group(table_id, partition));
             for n in &place {
                 if let Some(l) = loads.get_mut(n) {
                     l.replicas += 1;
                 }
             }
-            metrics::counter!("rotor_autoscaler_splits_total", "reason" => "warm_throughput")
-                .increment(1);
-            let text = format!(
-                "table {} partition {partition} split at token {at:#018x} into partition {child} (warm throughput: {} RCU/s and {} WCU/s requested, {} partitions serve {} and {}); partition {child} moves to nodes {place:?}",
-                entry.def.name,
-                requested.read,
-                requested.write,
-                spans.len(),
-                entry.def.warm_throughput().read,
-                entry.def.warm_throughput().write,
-            );
-            tracing::info!("{text}");
-            scaler.event(text);
         }
     }
     Ok(())

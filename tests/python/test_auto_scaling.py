@@ -130,17 +130,21 @@ def test_scalable_target_and_policy_round_trip(autoscaling, client, make_table):
         ServiceNamespace="dynamodb", ResourceIds=[resource])["ScalableTargets"] == []
 
 
+def put_write_policy(autoscaling, resource, target):
+    return autoscaling.put_scaling_policy(
+        PolicyName="p", ServiceNamespace="dynamodb", ResourceId=resource,
+        ScalableDimension=WRITE, PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"}})
+
+
 def test_auto_scaling_errors_say_what_was_wrong(autoscaling, make_table):
     name = make_table(billing="PROVISIONED")
     resource = f"table/{name}"
     with pytest.raises(ClientError) as e:
-        autoscaling.put_scaling_policy(
-            PolicyName="p", ServiceNamespace="dynamodb", ResourceId=resource,
-            ScalableDimension=WRITE, PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration={
-                "TargetValue": 50.0,
-                "PredefinedMetricSpecification": {
-                    "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"}})
+        put_write_policy(autoscaling, resource, 50.0)
     if ORACLE:
         assert e.value.response["Error"]["Code"] == "InvalidAction"
         return
@@ -150,13 +154,7 @@ def test_auto_scaling_errors_say_what_was_wrong(autoscaling, make_table):
         ServiceNamespace="dynamodb", ResourceId=resource, ScalableDimension=WRITE,
         MinCapacity=5, MaxCapacity=50)
     with pytest.raises(ClientError) as e:
-        autoscaling.put_scaling_policy(
-            PolicyName="p", ServiceNamespace="dynamodb", ResourceId=resource,
-            ScalableDimension=WRITE, PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration={
-                "TargetValue": 95.0,
-                "PredefinedMetricSpecification": {
-                    "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"}})
+        put_write_policy(autoscaling, resource, 95.0)
     assert e.value.response["Error"]["Code"] == "ValidationException"
     assert "between 20 and 90" in e.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as e:

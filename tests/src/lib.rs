@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
 };
 
 pub mod cluster;
@@ -253,4 +254,85 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, sort: b
         .send()
         .await
         .expect("create table");
+}
+
+/// Puts the items `{prefix}0` to `{prefix}{count - 1}`, each with `v` its number, one by
+/// one; panics on the first failure.
+pub async fn put_numbered(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    prefix: &str,
+    count: u64,
+) {
+    for i in 0..count {
+        client
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S(format!("{prefix}{i}")))
+            .item("v", AttributeValue::N(i.to_string()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {prefix}{i}: {e:?}"));
+    }
+}
+
+/// A client writing numbered items (as `put_numbered`) in the background, one every
+/// `pause`, `count` at most and for `max_time` at most. Resolves to how many it tried
+/// and the failures it saw.
+pub fn spawn_numbered_writer(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    prefix: &str,
+    count: u64,
+    pause: Duration,
+    max_time: Duration,
+) -> tokio::task::JoinHandle<(u64, Vec<String>)> {
+    let (table, prefix) = (table.to_owned(), prefix.to_owned());
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut failures = Vec::new();
+        let mut tried = 0;
+        while tried < count && started.elapsed() < max_time {
+            let put = client
+                .put_item()
+                .table_name(&table)
+                .item("pk", AttributeValue::S(format!("{prefix}{tried}")))
+                .item("v", AttributeValue::N(tried.to_string()))
+                .send()
+                .await;
+            if let Err(e) = put {
+                failures.push(format!("{prefix}{tried}: {e:?}"));
+            }
+            tried += 1;
+            tokio::time::sleep(pause).await;
+        }
+        (tried, failures)
+    })
+}
+
+/// The numbered items (as `put_numbered` wrote them) that a strongly consistent read
+/// does not find with their number.
+pub async fn missing_numbered(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    prefix: &str,
+    count: u64,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    for i in 0..count {
+        let got = client
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(format!("{prefix}{i}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get {prefix}{i}: {e:?}"))
+            .item;
+        let v = got.and_then(|item| item.get("v").and_then(|v| v.as_n().ok()).cloned());
+        if v != Some(i.to_string()) {
+            missing.push(format!("{prefix}{i}: {v:?}"));
+        }
+    }
+    missing
 }

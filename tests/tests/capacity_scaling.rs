@@ -7,12 +7,12 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, AutoScalingPolicyUpdate, AutoScalingSettingsUpdate,
-    AutoScalingTargetTrackingScalingPolicyConfigurationUpdate, KeySchemaElement, KeyType,
-    ProvisionedThroughput, ReplicaAutoScalingUpdate, ScalarAttributeType,
+    AttributeValue as AV, AutoScalingPolicyUpdate, AutoScalingSettingsUpdate,
+    AutoScalingTargetTrackingScalingPolicyConfigurationUpdate, BillingMode, ProvisionedThroughput,
+    ProvisionedThroughputDescription, ReplicaAutoScalingUpdate,
 };
 use rotor_tests::cluster::Cluster;
-use rotor_tests::sdk_client_with_attempts;
+use rotor_tests::{create_table_request, sdk_client_with_attempts};
 
 const TABLE: &str = "scaled_items";
 
@@ -44,16 +44,20 @@ fn settings(min: i64, max: i64, target: f64) -> AutoScalingSettingsUpdate {
         .build()
 }
 
-async fn write_capacity(client: &aws_sdk_dynamodb::Client) -> (i64, Option<f64>, Option<f64>, i64) {
-    let table = client
+async fn provisioned(client: &aws_sdk_dynamodb::Client) -> ProvisionedThroughputDescription {
+    client
         .describe_table()
         .table_name(TABLE)
         .send()
         .await
         .expect("describe")
         .table
-        .expect("table");
-    let p = table.provisioned_throughput().expect("throughput");
+        .and_then(|t| t.provisioned_throughput)
+        .expect("ProvisionedThroughput")
+}
+
+async fn write_capacity(client: &aws_sdk_dynamodb::Client) -> (i64, Option<f64>, Option<f64>, i64) {
+    let p = provisioned(client).await;
     (
         p.write_capacity_units().unwrap_or(0),
         p.last_increase_date_time().map(|t| t.as_secs_f64()),
@@ -66,23 +70,8 @@ async fn write_capacity(client: &aws_sdk_dynamodb::Client) -> (i64, Option<f64>,
 async fn write_capacity_follows_its_target_up_under_load_and_down_when_idle() {
     let cluster = tokio::task::block_in_place(|| Cluster::start(3, &NODE_ARGS, &[]));
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
-    client
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
+    create_table_request(&client, TABLE, false)
+        .billing_mode(BillingMode::Provisioned)
         .provisioned_throughput(
             ProvisionedThroughput::builder()
                 .read_capacity_units(5)
@@ -220,18 +209,5 @@ async fn write_capacity_follows_its_target_up_under_load_and_down_when_idle() {
     assert!(lowered.0.is_some(), "no LastDecreaseDateTime");
     assert!(lowered.1 >= 1, "NumberOfDecreasesToday {}", lowered.1);
     // Reads stayed within their bounds (no reads: at the minimum, 5).
-    let table = client
-        .describe_table()
-        .table_name(TABLE)
-        .send()
-        .await
-        .expect("describe")
-        .table
-        .expect("table");
-    assert_eq!(
-        table
-            .provisioned_throughput()
-            .and_then(|p| p.read_capacity_units()),
-        Some(5)
-    );
+    assert_eq!(provisioned(&client).await.read_capacity_units(), Some(5));
 }

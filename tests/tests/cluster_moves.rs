@@ -9,7 +9,9 @@ use rotor_model::cluster::{partition_group, ClusterMap, NodeState};
 use rotor_node::admin::fetch_map;
 use rotor_node::meta::ring_of;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::{create_table, sdk_client_with_attempts};
+use rotor_tests::{
+    create_table, missing_numbered, put_numbered, sdk_client_with_attempts, spawn_numbered_writer,
+};
 
 const TABLE: &str = "moving_items";
 const WRITES: u64 = 600;
@@ -59,36 +61,17 @@ async fn partitions_move_on_join_and_drain_under_write_load() {
     });
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
     create_table(&client, TABLE, false).await;
-    for i in 0..200u64 {
-        client
-            .put_item()
-            .table_name(TABLE)
-            .item("pk", AV::S(format!("pre{i}")))
-            .item("v", AV::N(i.to_string()))
-            .send()
-            .await
-            .expect("put");
-    }
+    put_numbered(&client, TABLE, "pre", 200).await;
     let before = placements(&fetch_map(&cluster.node_addr(1)).await.expect("map"));
 
-    let writer_client = client.clone();
-    let writer = tokio::spawn(async move {
-        let mut failures = Vec::new();
-        for i in 0..WRITES {
-            let put = writer_client
-                .put_item()
-                .table_name(TABLE)
-                .item("pk", AV::S(format!("w{i}")))
-                .item("v", AV::N(i.to_string()))
-                .send()
-                .await;
-            if let Err(e) = put {
-                failures.push(format!("w{i}: {e:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        failures
-    });
+    let writer = spawn_numbered_writer(
+        client.clone(),
+        TABLE,
+        "w",
+        WRITES,
+        Duration::from_millis(10),
+        Duration::from_secs(240),
+    );
 
     // A fourth node joins: the partitions whose ring placement now includes it move.
     let joined = tokio::task::block_in_place(|| cluster.add_node());
@@ -179,32 +162,20 @@ async fn partitions_move_on_join_and_drain_under_write_load() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let failures = writer.await.expect("writer");
+    let (written, failures) = writer.await.expect("writer");
     assert!(
         failures.is_empty(),
         "writes failed during moves: {failures:?}"
     );
     // Node 1 holds nothing any more: stop it, and every write must still read back.
     tokio::task::block_in_place(|| cluster.kill_node(1));
-    for (prefix, count) in [("pre", 200u64), ("w", WRITES)] {
-        for i in 0..count {
-            let got = client
-                .get_item()
-                .table_name(TABLE)
-                .key("pk", AV::S(format!("{prefix}{i}")))
-                .consistent_read(true)
-                .send()
-                .await
-                .expect("consistent read")
-                .item;
-            let v = got.and_then(|item| item.get("v").and_then(|v| v.as_n().ok()).cloned());
-            assert_eq!(
-                v,
-                Some(i.to_string()),
-                "{prefix}{i} lost in the moves\n{}",
-                cluster.output()
-            );
-        }
+    for (prefix, count) in [("pre", 200u64), ("w", written)] {
+        let missing = missing_numbered(&client, TABLE, prefix, count).await;
+        assert!(
+            missing.is_empty(),
+            "lost in the moves: {missing:?}\n{}",
+            cluster.output()
+        );
     }
 }
 

@@ -8,15 +8,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TableStatus, WarmThroughput,
-};
+use aws_sdk_dynamodb::types::{TableStatus, WarmThroughput};
 use rotor_model::cluster::ClusterMap;
 use rotor_model::table::UnitsPerSecond;
 use rotor_node::admin::fetch_map;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::sdk_client_with_attempts;
+use rotor_tests::{
+    create_table_request, missing_numbered, put_numbered, sdk_client_with_attempts,
+    spawn_numbered_writer,
+};
 
 const TABLE: &str = "warm_items";
 const WRITES: u64 = 400;
@@ -85,24 +85,7 @@ async fn warm_throughput_pre_splits_a_table_and_raising_it_splits_under_write_lo
     }
 
     // 500 WCU/s at once: five partitions of 100 (the router's default is two).
-    let created = client
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
+    let created = create_table_request(&client, TABLE, false)
         .warm_throughput(warm(None, Some(500)))
         .send()
         .await
@@ -117,40 +100,15 @@ async fn warm_throughput_pre_splits_a_table_and_raising_it_splits_under_write_lo
     let map = fetch_map(&cluster.node_addr(1)).await.expect("map");
     assert_eq!(partitions(&map), 5, "made with five partitions");
 
-    for i in 0..300u64 {
-        client
-            .put_item()
-            .table_name(TABLE)
-            .item("pk", AV::S(format!("pre{i}")))
-            .item("v", AV::N(i.to_string()))
-            .send()
-            .await
-            .expect("put");
-    }
-
-    let writer_client = client.clone();
-    let writer = tokio::spawn(async move {
-        let mut failures = Vec::new();
-        let started = Instant::now();
-        for i in 0..WRITES {
-            if started.elapsed() > Duration::from_secs(90) {
-                break;
-            }
-            let put = writer_client
-                .put_item()
-                .table_name(TABLE)
-                .item("pk", AV::S(format!("w{i}")))
-                .item("v", AV::N(i.to_string()))
-                .send()
-                .await;
-            match put {
-                Ok(_) => {}
-                Err(e) => failures.push(format!("w{i}: {e:?}")),
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        failures
-    });
+    put_numbered(&client, TABLE, "pre", 300).await;
+    let writer = spawn_numbered_writer(
+        client.clone(),
+        TABLE,
+        "w",
+        WRITES,
+        Duration::from_millis(10),
+        Duration::from_secs(90),
+    );
 
     // Raise it to 1,200 WCU/s: twelve partitions; the table is UPDATING meanwhile.
     let updated = client
@@ -212,26 +170,14 @@ async fn warm_throughput_pre_splits_a_table_and_raising_it_splits_under_write_lo
         took.as_secs_f64()
     );
 
-    let failures = writer.await.expect("writer");
+    let (written, failures) = writer.await.expect("writer");
     assert!(
         failures.is_empty(),
         "writes failed while the table split: {failures:?}"
     );
-    for (prefix, count) in [("pre", 300u64), ("w", WRITES)] {
-        for i in 0..count {
-            let got = client
-                .get_item()
-                .table_name(TABLE)
-                .key("pk", AV::S(format!("{prefix}{i}")))
-                .consistent_read(true)
-                .send()
-                .await
-                .expect("get");
-            let item = got
-                .item
-                .unwrap_or_else(|| panic!("{prefix}{i} lost after the splits"));
-            assert_eq!(item.get("v"), Some(&AV::N(i.to_string())));
-        }
+    for (prefix, count) in [("pre", 300u64), ("w", written)] {
+        let missing = missing_numbered(&client, TABLE, prefix, count).await;
+        assert!(missing.is_empty(), "lost after the splits: {missing:?}");
     }
     let scanned = client
         .scan()
@@ -240,7 +186,7 @@ async fn warm_throughput_pre_splits_a_table_and_raising_it_splits_under_write_lo
         .send()
         .await
         .expect("scan");
-    assert_eq!(scanned.count(), (300 + WRITES) as i32, "scan after splits");
+    assert_eq!(scanned.count(), (300 + written) as i32, "scan after splits");
 
     // Warm throughput only rises, and a table may ask for no more than 256 partitions.
     let lower = client
