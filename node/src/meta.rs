@@ -85,7 +85,11 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
                 MetaReply::Table(def)
             }
         }
-        MetaCommand::UpdateTable { def } => match map.tables.get_mut(&def.name) {
+        MetaCommand::UpdateTable { def, expected } => match map.tables.get_mut(&def.name) {
+            Some(entry) if !same_settings(&entry.def, &expected) => MetaReply::Changed(format!(
+                "table {} changed since the update was made",
+                def.name
+            )),
             Some(entry) => {
                 // Identity and partitioning stay; the rest is the caller's.
                 let mut next = def;
@@ -192,6 +196,18 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
         epoch: map.epoch,
         reply,
     }
+}
+
+/// Whether two definitions of a table agree on everything its users set (what splits
+/// change is the metadata group's own, and does not count).
+fn same_settings(a: &TableDef, b: &TableDef) -> bool {
+    let owned = |d: &TableDef| TableDef {
+        partition_count: 0,
+        layout: Vec::new(),
+        partition_capacity: Default::default(),
+        ..d.clone()
+    };
+    owned(a) == owned(b)
 }
 
 /// Why a `WarmThroughput` request was refused: it needs more partitions than a table
@@ -323,7 +339,14 @@ mod tests {
             read: 0,
             write: 400,
         });
-        apply(&mut map, MetaCommand::UpdateTable { def: update });
+        let expected = map.tables["t"].def.clone();
+        apply(
+            &mut map,
+            MetaCommand::UpdateTable {
+                def: update,
+                expected,
+            },
+        );
         assert_eq!(map.tables["t"].def.warm_partitions_missing(), 2);
     }
 
@@ -377,10 +400,57 @@ mod tests {
             assert!(matches!(out.reply, MetaReply::Refused(_)), "{out:?}");
             assert_eq!(map.epoch, epoch);
         }
-        // UpdateTable keeps the layout.
-        let def = map.tables["t"].def.clone();
-        apply(&mut map, MetaCommand::UpdateTable { def });
+        // UpdateTable keeps the layout, even from a definition read before the split
+        // (splits are not a change its user made).
+        let mut stale = map.tables["t"].def.clone();
+        stale.partition_count = 2;
+        stale.layout = Vec::new();
+        let mut def = stale.clone();
+        def.deletion_protection = true;
+        let out = apply(
+            &mut map,
+            MetaCommand::UpdateTable {
+                def,
+                expected: stale,
+            },
+        );
+        assert!(matches!(out.reply, MetaReply::Table(_)), "{out:?}");
+        assert!(map.tables["t"].def.deletion_protection);
         assert_eq!(map.tables["t"].def.partition_count, 3);
         assert_eq!(map.tables["t"].def.layout.len(), 3);
+    }
+
+    #[test]
+    fn an_update_made_on_a_table_that_changed_meanwhile_is_not_applied() {
+        let mut map = map_with_table(1);
+        let read = map.tables["t"].def.clone();
+        // Auto scaling (here: another change) moves the table on meanwhile.
+        let mut other = read.clone();
+        other.table_class = Some("STANDARD_INFREQUENT_ACCESS".into());
+        apply(
+            &mut map,
+            MetaCommand::UpdateTable {
+                def: other,
+                expected: read.clone(),
+            },
+        );
+        let mut mine = read.clone();
+        mine.deletion_protection = true;
+        let epoch = map.epoch;
+        let out = apply(
+            &mut map,
+            MetaCommand::UpdateTable {
+                def: mine,
+                expected: read,
+            },
+        );
+        assert!(matches!(out.reply, MetaReply::Changed(_)), "{out:?}");
+        assert_eq!(map.epoch, epoch);
+        let now = &map.tables["t"].def;
+        assert!(!now.deletion_protection);
+        assert_eq!(
+            now.table_class.as_deref(),
+            Some("STANDARD_INFREQUENT_ACCESS")
+        );
     }
 }

@@ -39,6 +39,9 @@ pub enum BackendError {
     /// The cluster refused the request as it stands (a table change beyond its limits).
     #[error("{0}")]
     Invalid(String),
+    /// The table changed since it was read: read it again and redo the change.
+    #[error("{0}")]
+    Changed(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -48,8 +51,13 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         def: TableDef,
     ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
-    fn update_table(&self, def: &TableDef)
-        -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Replaces a table's definition `before` with `after`; `Changed` when it is no
+    /// longer `before`.
+    fn update_table(
+        &self,
+        before: &TableDef,
+        after: &TableDef,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
     fn delete_table(
         &self,
         name: &str,
@@ -109,6 +117,9 @@ impl From<BackendError> for crate::error::ApiError {
                 resource,
                 on_demand,
             },
+            BackendError::Changed(m) => ApiError::ResourceInUse(format!(
+                "{m}; it kept changing while this request was made: retry"
+            )),
             BackendError::Invalid(m) => {
                 ApiError::validation(format!("One or more parameter values were invalid: {m}"))
             }

@@ -735,9 +735,13 @@ impl Backend for ClusterBackend {
         }
     }
 
-    async fn update_table(&self, def: &TableDef) -> Result<(), BackendError> {
-        let command = MetaCommand::UpdateTable { def: def.clone() };
+    async fn update_table(&self, before: &TableDef, after: &TableDef) -> Result<(), BackendError> {
+        let command = MetaCommand::UpdateTable {
+            def: after.clone(),
+            expected: before.clone(),
+        };
         match self.apply_meta(command).await? {
+            MetaReply::Changed(why) => Err(BackendError::Changed(why)),
             MetaReply::Table(_) | MetaReply::Done => Ok(()),
             MetaReply::TableExists(n) => Err(BackendError::TableExists(n)),
             MetaReply::TableNotFound(n) => Err(BackendError::TableNotFound(n)),

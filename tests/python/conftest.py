@@ -130,6 +130,17 @@ def client(endpoint):
 
 
 @pytest.fixture(scope="session")
+def patient_client(endpoint):
+    """A client with the SDK's retries, for loading data fast: one partition key takes
+    at most 1,000 write units a second (DynamoDB's partition limit, Rotor's too), and
+    past it the SDK backs off and retries, as an application's would."""
+    kwargs = _boto_kwargs(endpoint)
+    kwargs["config"] = Config(retries={"max_attempts": 10, "mode": "standard"},
+                              connect_timeout=10, read_timeout=60)
+    return boto3.client("dynamodb", **kwargs)
+
+
+@pytest.fixture(scope="session")
 def resource(endpoint):
     return boto3.resource("dynamodb", **_boto_kwargs(endpoint))
 

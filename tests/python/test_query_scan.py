@@ -343,10 +343,10 @@ N_BIG = 30
 
 
 @pytest.fixture
-def big_table(client, range_table):
+def big_table(patient_client, range_table):
     payload = "x" * ITEM_BYTES
     for i in range(N_BIG):
-        client.put_item(TableName=range_table, Item={"pk": {"S": "big"}, "sk": {"N": str(i)}, "d": {"S": payload}})
+        patient_client.put_item(TableName=range_table, Item={"pk": {"S": "big"}, "sk": {"N": str(i)}, "d": {"S": payload}})
     return range_table
 
 

@@ -268,59 +268,62 @@ pub async fn update_table_replica_auto_scaling<B: Backend>(
     req: &Request<'_>,
     region: &str,
 ) -> ApiResult<Json> {
-    let mut def = table_by_name_or_arn(backend, table_name_field(req)?)?;
-    if req
-        .array("GlobalSecondaryIndexUpdates")?
-        .is_some_and(|a| !a.is_empty())
-    {
-        return Err(ApiError::validation(
-            "GlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
-        ));
-    }
-    require_provisioned(&def)?;
-    let mut changed = false;
-    if let Some(update) = req.object("ProvisionedWriteCapacityAutoScalingUpdate")? {
-        let name = format!("{}-write-capacity-scaling", def.name);
-        apply_settings_update(&mut def.write_scaling, update, name)?;
-        changed = true;
-    }
-    for replica in req.array("ReplicaUpdates")?.into_iter().flatten() {
-        let replica = replica
-            .as_object()
-            .ok_or_else(|| ApiError::validation("ReplicaUpdates holds structures"))?;
-        let named = replica
-            .get("RegionName")
-            .and_then(Json::as_str)
-            .unwrap_or("");
-        if named != region {
-            return Err(ApiError::validation(format!(
-                "Table {} has one replica, in region {region}; there is none in {named:?}",
-                def.name
-            )));
-        }
-        if replica
-            .get("ReplicaGlobalSecondaryIndexUpdates")
-            .and_then(Json::as_array)
+    let name = table_by_name_or_arn(backend, table_name_field(req)?)?.name;
+    let def = super::change_table(backend, &name, |def| {
+        if req
+            .array("GlobalSecondaryIndexUpdates")?
             .is_some_and(|a| !a.is_empty())
         {
             return Err(ApiError::validation(
-                "ReplicaGlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
+                "GlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
             ));
         }
-        if let Some(update) =
-            get_object(replica, "ReplicaProvisionedReadCapacityAutoScalingUpdate")?
-        {
-            let name = format!("{}-read-capacity-scaling", def.name);
-            apply_settings_update(&mut def.read_scaling, update, name)?;
+        require_provisioned(&def)?;
+        let mut changed = false;
+        if let Some(update) = req.object("ProvisionedWriteCapacityAutoScalingUpdate")? {
+            let policy = format!("{}-write-capacity-scaling", def.name);
+            apply_settings_update(&mut def.write_scaling, update, policy)?;
             changed = true;
         }
-    }
-    if !changed {
-        return Err(ApiError::validation(
-            "Nothing to update: give ProvisionedWriteCapacityAutoScalingUpdate, or ReplicaUpdates with ReplicaProvisionedReadCapacityAutoScalingUpdate",
-        ));
-    }
-    backend.update_table(&def).await?;
+        for replica in req.array("ReplicaUpdates")?.into_iter().flatten() {
+            let replica = replica
+                .as_object()
+                .ok_or_else(|| ApiError::validation("ReplicaUpdates holds structures"))?;
+            let named = replica
+                .get("RegionName")
+                .and_then(Json::as_str)
+                .unwrap_or("");
+            if named != region {
+                return Err(ApiError::validation(format!(
+                    "Table {} has one replica, in region {region}; there is none in {named:?}",
+                    def.name
+                )));
+            }
+            if replica
+                .get("ReplicaGlobalSecondaryIndexUpdates")
+                .and_then(Json::as_array)
+                .is_some_and(|a| !a.is_empty())
+            {
+                return Err(ApiError::validation(
+                    "ReplicaGlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
+                ));
+            }
+            if let Some(update) =
+                get_object(replica, "ReplicaProvisionedReadCapacityAutoScalingUpdate")?
+            {
+                let policy = format!("{}-read-capacity-scaling", def.name);
+                apply_settings_update(&mut def.read_scaling, update, policy)?;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Err(ApiError::validation(
+                "Nothing to update: give ProvisionedWriteCapacityAutoScalingUpdate, or ReplicaUpdates with ReplicaProvisionedReadCapacityAutoScalingUpdate",
+            ));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(table_auto_scaling_description(&def, region))
 }
 
@@ -496,7 +499,7 @@ pub async fn register_scalable_target<B: Backend>(
     req: &Request<'_>,
     region: &str,
 ) -> ApiResult<Json> {
-    let (mut def, dim) = scalable_target(backend, req)?;
+    let (def, dim) = scalable_target(backend, req)?;
     require_provisioned(&def)?;
     if let Some(state) = req.object("SuspendedState")? {
         if state.values().any(|v| v.as_bool() == Some(true)) {
@@ -512,16 +515,20 @@ pub async fn register_scalable_target<B: Backend>(
             "MinCapacity and MaxCapacity of a DynamoDB table are at least 1",
         ));
     }
-    let existing = def.scaling(dim).cloned();
-    let (min, max) = bounds(existing.as_ref(), min, max, ("MinCapacity", "MaxCapacity"))?;
-    *def.scaling_mut(dim) = Some(CapacityScaling {
-        min_units: min,
-        max_units: max,
-        policy: existing.as_ref().and_then(|e| e.policy.clone()),
-        disabled: false,
-        created_at: existing.as_ref().map_or_else(now, |e| e.created_at),
-    });
-    backend.update_table(&def).await?;
+    let def = super::change_table(backend, &def.name, |def| {
+        require_provisioned(def)?;
+        let existing = def.scaling(dim).cloned();
+        let (min, max) = bounds(existing.as_ref(), min, max, ("MinCapacity", "MaxCapacity"))?;
+        *def.scaling_mut(dim) = Some(CapacityScaling {
+            min_units: min,
+            max_units: max,
+            policy: existing.as_ref().and_then(|e| e.policy.clone()),
+            disabled: false,
+            created_at: existing.as_ref().map_or_else(now, |e| e.created_at),
+        });
+        Ok(())
+    })
+    .await?;
     Ok(json!({ "ScalableTargetARN": target_arn(&def, dim, region) }))
 }
 
@@ -529,12 +536,14 @@ pub async fn deregister_scalable_target<B: Backend>(
     backend: &B,
     req: &Request<'_>,
 ) -> ApiResult<Json> {
-    let (mut def, dim) = scalable_target(backend, req)?;
-    if def.scaling(dim).is_none() {
-        return Err(not_registered(&def, dim));
-    }
-    *def.scaling_mut(dim) = None;
-    backend.update_table(&def).await?;
+    let (def, dim) = scalable_target(backend, req)?;
+    super::change_table(backend, &def.name, |def| {
+        match def.scaling_mut(dim).take() {
+            Some(_) => Ok(()),
+            None => Err(not_registered(def, dim)),
+        }
+    })
+    .await?;
     Ok(json!({}))
 }
 
@@ -574,7 +583,7 @@ pub async fn put_scaling_policy<B: Backend>(
     req: &Request<'_>,
     region: &str,
 ) -> ApiResult<Json> {
-    let (mut def, dim) = scalable_target(backend, req)?;
+    let (def, dim) = scalable_target(backend, req)?;
     let name = req
         .str("PolicyName")?
         .ok_or_else(|| ApiError::validation("PolicyName is required"))?;
@@ -611,13 +620,17 @@ pub async fn put_scaling_policy<B: Backend>(
             dim.scalable_dimension()
         )));
     }
-    let Some(scaling) = def.scaling_mut(dim).as_mut() else {
-        return Err(not_registered(&def, dim));
-    };
-    // One target-tracking policy per capacity: a new name replaces the old one.
-    let before = scaling.policy.as_ref().filter(|p| p.name == name);
-    scaling.policy = Some(target_tracking(config, name.to_owned(), before)?);
-    backend.update_table(&def).await?;
+    let def = super::change_table(backend, &def.name, |def| {
+        let unknown = not_registered(def, dim);
+        let Some(scaling) = def.scaling_mut(dim).as_mut() else {
+            return Err(unknown);
+        };
+        // One target-tracking policy per capacity: a new name replaces the old one.
+        let before = scaling.policy.as_ref().filter(|p| p.name == name);
+        scaling.policy = Some(target_tracking(config, name.to_owned(), before)?);
+        Ok(())
+    })
+    .await?;
     Ok(json!({
         "PolicyARN": policy_arn(&def, dim, name, region),
         "Alarms": [],
@@ -625,23 +638,26 @@ pub async fn put_scaling_policy<B: Backend>(
 }
 
 pub async fn delete_scaling_policy<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
-    let (mut def, dim) = scalable_target(backend, req)?;
+    let (def, dim) = scalable_target(backend, req)?;
     let name = req
         .str("PolicyName")?
         .ok_or_else(|| ApiError::validation("PolicyName is required"))?;
     let table = def.name.clone();
-    let found = def
-        .scaling_mut(dim)
-        .as_mut()
-        .filter(|s| s.policy.as_ref().is_some_and(|p| p.name == name));
-    let Some(scaling) = found else {
-        return Err(ApiError::ObjectNotFound(format!(
-            "No scaling policy found for service namespace: dynamodb, resource ID: table/{table}, scalable dimension: {}, policy name: {name}",
-            dim.scalable_dimension()
-        )));
-    };
-    scaling.policy = None;
-    backend.update_table(&def).await?;
+    super::change_table(backend, &table, |def| {
+        let found = def
+            .scaling_mut(dim)
+            .as_mut()
+            .filter(|s| s.policy.as_ref().is_some_and(|p| p.name == name));
+        let Some(scaling) = found else {
+            return Err(ApiError::ObjectNotFound(format!(
+                "No scaling policy found for service namespace: dynamodb, resource ID: table/{table}, scalable dimension: {}, policy name: {name}",
+                dim.scalable_dimension()
+            )));
+        };
+        scaling.policy = None;
+        Ok(())
+    })
+    .await?;
     Ok(json!({}))
 }
 

@@ -10,7 +10,7 @@ mod tables;
 use rotor_model::table::TableDef;
 use serde_json::Value as Json;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::error::{ApiError, ApiResult};
 use crate::operation::Operation;
 use crate::request::Request;
@@ -62,6 +62,29 @@ pub async fn dispatch<B: Backend>(
         }
         Operation::DescribeScalingActivities => {
             auto_scaling::describe_scaling_activities(backend, &req)
+        }
+    }
+}
+
+/// How often a table change is tried again when the table changed meanwhile.
+const CHANGE_ATTEMPTS: usize = 5;
+
+/// Reads a table's definition, lets `change` edit it, and writes it back, unless the
+/// table changed meanwhile (auto scaling, another client): then all over again, so that
+/// no change overwrites one it did not see.
+async fn change_table<B: Backend>(
+    backend: &B,
+    name: &str,
+    mut change: impl FnMut(&mut TableDef) -> ApiResult<()>,
+) -> ApiResult<TableDef> {
+    let mut attempt = 0;
+    loop {
+        let before = table(backend, name)?;
+        let mut after = before.clone();
+        change(&mut after)?;
+        match backend.update_table(&before, &after).await {
+            Err(BackendError::Changed(_)) if attempt + 1 < CHANGE_ATTEMPTS => attempt += 1,
+            other => return other.map(|()| after).map_err(ApiError::from),
         }
     }
 }

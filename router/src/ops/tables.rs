@@ -169,91 +169,111 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         "secondary indexes come with the change log",
     )?;
     req.reject_unsupported("ReplicaUpdates", "global tables are not planned")?;
-    let mut def = super::table(backend, name)?;
-    let billing = parse_billing_mode(req)?;
-    let throughput = parse_throughput(req)?;
-    let deletion_protection = req.bool("DeletionProtectionEnabled")?;
-    let table_class = req.str("TableClass")?;
-    let on_demand = parse_on_demand_throughput(req)?;
-    let warm = parse_warm_throughput(req)?;
-    if billing.is_none()
-        && throughput.is_none()
-        && deletion_protection.is_none()
-        && table_class.is_none()
-        && on_demand.is_none()
-        && warm.is_none()
+    // A missing table is what is wrong before anything else.
+    super::table(backend, name)?;
+    let update = TableUpdate {
+        billing: parse_billing_mode(req)?,
+        throughput: parse_throughput(req)?,
+        deletion_protection: req.bool("DeletionProtectionEnabled")?,
+        table_class: req.str("TableClass")?,
+        on_demand: parse_on_demand_throughput(req)?,
+        warm: parse_warm_throughput(req)?,
+    };
+    if update.billing.is_none()
+        && update.throughput.is_none()
+        && update.deletion_protection.is_none()
+        && update.table_class.is_none()
+        && update.on_demand.is_none()
+        && update.warm.is_none()
     {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
-    let mode = billing.unwrap_or(def.billing_mode);
-    match (mode, throughput) {
-        (BillingMode::PayPerRequest, Some(_)) => {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-            ))
-        }
-        (BillingMode::Provisioned, None) if def.billing_mode == BillingMode::PayPerRequest => {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
-            ))
-        }
-        (BillingMode::Provisioned, Some((r, w))) => {
-            if def.billing_mode == BillingMode::Provisioned
-                && r == def.read_capacity_units
-                && w == def.write_capacity_units
-                && billing.is_none()
-            {
-                return Err(ApiError::validation(format!(
-                    "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
-                    def.read_capacity_units, def.write_capacity_units
-                )));
-            }
-            let at = now();
-            def.set_provisioned(CapacityDimension::Read, r, at);
-            def.set_provisioned(CapacityDimension::Write, w, at);
-        }
-        (BillingMode::PayPerRequest, None) => {
-            def.read_capacity_units = 0;
-            def.write_capacity_units = 0;
-        }
-        (BillingMode::Provisioned, None) => {}
-    }
-    if mode != def.billing_mode {
-        def.last_billing_mode_change = Some(now());
-        def.billing_mode = mode;
-    }
-    match (mode, on_demand) {
-        (BillingMode::Provisioned, Some(_)) => {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: OnDemandThroughput can only be specified when BillingMode is PAY_PER_REQUEST",
-            ))
-        }
-        (BillingMode::PayPerRequest, Some((read, write))) => {
-            def.max_read_request_units = read;
-            def.max_write_request_units = write;
-        }
-        (BillingMode::Provisioned, None) => {
-            def.max_read_request_units = None;
-            def.max_write_request_units = None;
-        }
-        (BillingMode::PayPerRequest, None) => {}
-    }
-    if let Some(p) = deletion_protection {
-        def.deletion_protection = p;
-    }
-    if let Some(c) = table_class {
-        def.table_class = Some(c.to_owned());
-    }
-    if let Some((read, write)) = warm {
-        def.warm_requested = Some(raise_warm_throughput(&def, read, write)?);
-    }
-    backend.update_table(&def).await?;
+    super::change_table(backend, name, |def| update.apply(def)).await?;
     let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
     let status = table_status(backend, &def);
     Ok(json!({ "TableDescription": describe(&def, stats.item_count, stats.size_bytes, status) }))
+}
+
+/// What an UpdateTable asks to change (None: leave as it is).
+struct TableUpdate<'a> {
+    billing: Option<BillingMode>,
+    throughput: Option<(u64, u64)>,
+    deletion_protection: Option<bool>,
+    table_class: Option<&'a str>,
+    on_demand: Option<RequestUnitLimits>,
+    warm: Option<RequestUnitLimits>,
+}
+
+impl TableUpdate<'_> {
+    /// Applies the change to a table's definition, or says why it cannot be made.
+    fn apply(&self, def: &mut TableDef) -> ApiResult<()> {
+        let mode = self.billing.unwrap_or(def.billing_mode);
+        match (mode, self.throughput) {
+            (BillingMode::PayPerRequest, Some(_)) => {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ))
+            }
+            (BillingMode::Provisioned, None) if def.billing_mode == BillingMode::PayPerRequest => {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                ))
+            }
+            (BillingMode::Provisioned, Some((r, w))) => {
+                if def.billing_mode == BillingMode::Provisioned
+                    && r == def.read_capacity_units
+                    && w == def.write_capacity_units
+                    && self.billing.is_none()
+                {
+                    return Err(ApiError::validation(format!(
+                        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                        def.read_capacity_units, def.write_capacity_units
+                    )));
+                }
+                let at = now();
+                def.set_provisioned(CapacityDimension::Read, r, at);
+                def.set_provisioned(CapacityDimension::Write, w, at);
+            }
+            (BillingMode::PayPerRequest, None) => {
+                def.read_capacity_units = 0;
+                def.write_capacity_units = 0;
+            }
+            (BillingMode::Provisioned, None) => {}
+        }
+        if mode != def.billing_mode {
+            def.last_billing_mode_change = Some(now());
+            def.billing_mode = mode;
+        }
+        match (mode, self.on_demand) {
+            (BillingMode::Provisioned, Some(_)) => {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: OnDemandThroughput can only be specified when BillingMode is PAY_PER_REQUEST",
+                ))
+            }
+            (BillingMode::PayPerRequest, Some((read, write))) => {
+                def.max_read_request_units = read;
+                def.max_write_request_units = write;
+            }
+            (BillingMode::Provisioned, None) => {
+                def.max_read_request_units = None;
+                def.max_write_request_units = None;
+            }
+            (BillingMode::PayPerRequest, None) => {}
+        }
+        if let Some(p) = self.deletion_protection {
+            def.deletion_protection = p;
+        }
+        if let Some(c) = self.table_class {
+            def.table_class = Some(c.to_owned());
+        }
+        if let Some((read, write)) = self.warm {
+            def.warm_requested = Some(raise_warm_throughput(def, read, write)?);
+        }
+        Ok(())
+    }
 }
 
 /// The warm throughput an UpdateTable asks for: at least what the table has now (warm

@@ -137,9 +137,11 @@ pub enum MetaCommand {
     CreateTable {
         def: TableDef,
     },
-    /// Replaces a table's definition (capacity settings); partitions are unchanged.
+    /// Replaces a table's definition (capacity settings) if it is still `expected`
+    /// (else `Changed`); partitions are unchanged.
     UpdateTable {
         def: TableDef,
+        expected: TableDef,
     },
     DeleteTable {
         name: String,
@@ -188,6 +190,8 @@ pub enum MetaReply {
     UnknownNode(NodeId),
     /// The command no longer fits the map (a split of a range that moved on); why.
     Refused(String),
+    /// The table is no longer as the change expected it; what changed.
+    Changed(String),
 }
 
 /// A `MetaReply` and the map epoch right after it was applied, so that a caller can wait
