@@ -344,7 +344,7 @@ mod tests {
             &mut map,
             MetaCommand::UpdateTable {
                 def: update,
-                expected,
+                expected: Box::new(expected),
             },
         );
         assert_eq!(map.tables["t"].def.warm_partitions_missing(), 2);
@@ -411,7 +411,7 @@ mod tests {
             &mut map,
             MetaCommand::UpdateTable {
                 def,
-                expected: stale,
+                expected: Box::new(stale),
             },
         );
         assert!(matches!(out.reply, MetaReply::Table(_)), "{out:?}");
@@ -431,7 +431,7 @@ mod tests {
             &mut map,
             MetaCommand::UpdateTable {
                 def: other,
-                expected: read.clone(),
+                expected: Box::new(read.clone()),
             },
         );
         let mut mine = read.clone();
@@ -441,7 +441,7 @@ mod tests {
             &mut map,
             MetaCommand::UpdateTable {
                 def: mine,
-                expected: read,
+                expected: Box::new(read),
             },
         );
         assert!(matches!(out.reply, MetaReply::Changed(_)), "{out:?}");

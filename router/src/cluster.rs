@@ -738,7 +738,7 @@ impl Backend for ClusterBackend {
     async fn update_table(&self, before: &TableDef, after: &TableDef) -> Result<(), BackendError> {
         let command = MetaCommand::UpdateTable {
             def: after.clone(),
-            expected: before.clone(),
+            expected: Box::new(before.clone()),
         };
         match self.apply_meta(command).await? {
             MetaReply::Changed(why) => Err(BackendError::Changed(why)),

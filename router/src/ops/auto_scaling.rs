@@ -278,7 +278,7 @@ pub async fn update_table_replica_auto_scaling<B: Backend>(
                 "GlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
             ));
         }
-        require_provisioned(&def)?;
+        require_provisioned(def)?;
         let mut changed = false;
         if let Some(update) = req.object("ProvisionedWriteCapacityAutoScalingUpdate")? {
             let policy = format!("{}-write-capacity-scaling", def.name);

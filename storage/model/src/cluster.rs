@@ -141,7 +141,7 @@ pub enum MetaCommand {
     /// (else `Changed`); partitions are unchanged.
     UpdateTable {
         def: TableDef,
-        expected: TableDef,
+        expected: Box<TableDef>,
     },
     DeleteTable {
         name: String,
