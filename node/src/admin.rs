@@ -93,6 +93,62 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 }
 
 /// The status report: one line per node, the metadata group, one line per partition.
+/// One table's capacity settings, as `rotor admin status` lists them.
+fn table_capacity_line(def: &rotor_model::table::TableDef) -> String {
+    use rotor_model::table::{BillingMode, CapacityDimension};
+    let (mode, capacity) = match def.billing_mode {
+        BillingMode::Provisioned => (
+            "provisioned",
+            format!("{} {}", def.read_capacity_units, def.write_capacity_units),
+        ),
+        BillingMode::PayPerRequest => {
+            let most = |m: Option<u64>| m.map_or("-".to_owned(), |m| m.to_string());
+            (
+                "on-demand",
+                format!(
+                    "max {} {}",
+                    most(def.max_read_request_units),
+                    most(def.max_write_request_units)
+                ),
+            )
+        }
+    };
+    let warm = def.warm_throughput();
+    let mut warm_text = format!("{} {}", warm.read, warm.write);
+    if def.warm_partitions_missing() > 0 {
+        if let Some(asked) = def.warm_requested {
+            let _ = write!(warm_text, " (to {} {})", asked.read, asked.write);
+        }
+    }
+    let scaling: Vec<String> = [CapacityDimension::Read, CapacityDimension::Write]
+        .into_iter()
+        .filter_map(|dim| {
+            let s = def.scaling(dim)?;
+            let what = match dim {
+                CapacityDimension::Read => "read",
+                CapacityDimension::Write => "write",
+            };
+            let target = s.policy.as_ref().map_or("no policy".to_owned(), |p| {
+                format!("target {:.0}%", p.target_percent)
+            });
+            let off = if s.disabled { ", off" } else { "" };
+            Some(format!(
+                "{what} {}..{} {target}{off}",
+                s.min_units, s.max_units
+            ))
+        })
+        .collect();
+    let scaling = if scaling.is_empty() {
+        "-".to_owned()
+    } else {
+        scaling.join("; ")
+    };
+    format!(
+        "{:<24} {mode:<16} {capacity:<26} {warm_text:<30} {scaling}",
+        def.name
+    )
+}
+
 pub fn render_status(
     map: &ClusterMap,
     statuses: &HashMap<u64, Result<StatusReply, String>>,
@@ -174,6 +230,16 @@ pub fn render_status(
         out,
         "\nmetadata group: leader {meta_leader} (term {meta_term}), voters {meta_voters:?}"
     );
+    if !map.tables.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<24} {:<16} {:<26} {:<30} AUTO SCALING",
+            "TABLE", "MODE", "CAPACITY (RCU WCU)", "WARM THROUGHPUT (RCU WCU)"
+        );
+    }
+    for entry in map.tables.values() {
+        let _ = writeln!(out, "{}", table_capacity_line(&entry.def));
+    }
     let autoscaler = statuses
         .values()
         .filter_map(|s| s.as_ref().ok())
@@ -258,4 +324,57 @@ pub fn render_status(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rotor_model::table::{
+        BillingMode, CapacityScaling, TableDef, TargetTracking, UnitsPerSecond,
+    };
+
+    #[test]
+    fn a_tables_capacity_line_says_its_mode_limits_warm_throughput_and_scaling() {
+        let mut def = TableDef {
+            billing_mode: BillingMode::Provisioned,
+            read_capacity_units: 5,
+            write_capacity_units: 10,
+            partition_count: 4,
+            ..TableDef::keyed_by_pk("songs")
+        };
+        def.write_scaling = Some(CapacityScaling {
+            min_units: 10,
+            max_units: 200,
+            policy: Some(TargetTracking {
+                name: "p".into(),
+                target_percent: 50.0,
+                scale_in_cooldown_secs: 0,
+                scale_out_cooldown_secs: 0,
+                disable_scale_in: false,
+                created_at: 0.0,
+            }),
+            disabled: false,
+            created_at: 0.0,
+        });
+        def.warm_requested = Some(UnitsPerSecond {
+            read: 0,
+            write: 6000,
+        });
+        let line = table_capacity_line(&def);
+        assert!(line.starts_with("songs "), "{line}");
+        assert!(line.contains("provisioned"), "{line}");
+        assert!(line.contains("5 10"), "{line}");
+        // Four partitions of 3,000 and 1,000, on the way to 6,000 write units.
+        assert!(line.contains("12000 4000 (to 0 6000)"), "{line}");
+        assert!(line.contains("write 10..200 target 50%"), "{line}");
+        let on_demand = table_capacity_line(&TableDef {
+            max_write_request_units: Some(50),
+            partition_count: 1,
+            ..TableDef::keyed_by_pk("free")
+        });
+        assert!(
+            on_demand.contains("on-demand") && on_demand.contains("max - 50"),
+            "{on_demand}"
+        );
+    }
 }
