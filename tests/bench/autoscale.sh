@@ -44,7 +44,8 @@ throughput() {
 }
 
 echo "=== before: one partition, ${MEASURE} s measured (the window is ${WINDOW} s, so no split yet)"
-bench --create-table --duration "$MEASURE" --json "$DIR/before.json" 2>/dev/null | tail -3
+# (Warm-up past the partition's five seconds of burst above its limit.)
+bench --create-table --warmup 6 --duration "$MEASURE" --json "$DIR/before.json" 2>/dev/null | tail -3
 BEFORE_PARTS=$(partitions)
 echo "=== ${SETTLE} s of the same load while the autoscaler splits (progress on stderr)"
 bench --duration "$SETTLE" 2>&1 >/dev/null | awk 'NR % 10 == 0' || true
