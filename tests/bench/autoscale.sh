@@ -5,7 +5,8 @@
 # while the autoscaler splits and moves the hot partitions, then measured again.
 #
 # Usage: tests/bench/autoscale.sh [BIN] [-- extra `rotor dev` flags]
-#   WINDOW (default 20): the autoscaler's window in seconds (DynamoDB's is 120)
+#   WINDOW (default 30): the autoscaler's window in seconds (DynamoDB's is 120); longer
+#   than the before-phase (6 s warm-up and MEASURE), so nothing splits before it ends
 #   SETTLE (default 60): seconds of load between the two measurements
 #   MEASURE (default 10), CONCURRENCY (default 64), ITEM_BYTES (default 1000)
 set -euo pipefail
@@ -14,7 +15,7 @@ BENCH="$REPO/target/debug/rotor"
 BIN="${1:-$BENCH}"
 [[ $# -gt 0 ]] && shift
 [[ "${1:-}" == "--" ]] && shift
-WINDOW="${WINDOW:-20}"
+WINDOW="${WINDOW:-30}"
 SETTLE="${SETTLE:-60}"
 MEASURE="${MEASURE:-10}"
 CONCURRENCY="${CONCURRENCY:-64}"
@@ -37,7 +38,7 @@ bench() {
         --item-bytes "$ITEM_BYTES" --concurrency "$CONCURRENCY" "$@"
 }
 partitions() {
-    "$BENCH" admin --node "127.0.0.1:$NODE_PORT" status | awk '$1 == "bench" { n++ } END { print n + 0 }'
+    "$BENCH" admin --node "127.0.0.1:$NODE_PORT" status | awk '$1 == "bench" && $2 ~ /^[0-9]+$/ { n++ } END { print n + 0 }'
 }
 throughput() {
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f" % r["total"]["ops_per_sec"])' "$1"
