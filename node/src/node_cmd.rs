@@ -70,10 +70,13 @@ pub struct AutoscaleArgs {
     /// Fraction of a partition's capacity above which it counts as hot (0 to 1).
     #[arg(long, default_value_t = 0.7, value_parser = fraction)]
     pub autoscale_target: f64,
-    /// Read capacity units per second one partition serves (DynamoDB: 3000).
+    /// Read capacity units per second one partition serves (DynamoDB: 3000): its
+    /// limit (past it, after five seconds of burst, its reads are throttled), its share
+    /// of a table's warm throughput, and what the autoscaler's target is a fraction of.
     #[arg(long, default_value_t = 3000.0, value_parser = positive_units)]
     pub partition_rcu: f64,
-    /// Write capacity units per second one partition serves (DynamoDB: 1000).
+    /// Write capacity units per second one partition serves (DynamoDB: 1000), in the
+    /// same three ways.
     #[arg(long, default_value_t = 1000.0, value_parser = positive_units)]
     pub partition_wcu: f64,
     /// A partition holding more bytes than this is split at its size median
