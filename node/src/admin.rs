@@ -259,7 +259,7 @@ pub fn render_status(
     );
     for entry in map.tables.values() {
         // In token order, so the ranges read as the table's layout.
-        for span in entry.def.spans() {
+        for span in entry.def.spans().iter() {
             let p = span.partition as usize;
             let Some(info) = entry.partitions.get(p) else {
                 continue;

@@ -131,8 +131,10 @@ impl CapacityScaler {
         } else {
             watch.low_since = None;
         }
-        let at_target =
-            ((consumed * 100.0 / target).ceil() as u64).clamp(scaling.min_units, scaling.max_units);
+        // (Not `clamp`, which panics on crossed bounds: the map's are not re-checked here.)
+        let at_target = ((consumed * 100.0 / target).ceil() as u64)
+            .max(scaling.min_units)
+            .min(scaling.max_units);
         let since = |t: Option<Instant>| t.map(|t| now.duration_since(t));
         let cooled = |last: Option<Instant>, secs: u64| {
             since(last).is_none_or(|d| d >= Duration::from_secs(secs))

@@ -61,6 +61,24 @@ fn throttled(limit: rotor_model::table::ThroughputLimit, write: bool) -> pb::Ref
     }
 }
 
+/// Counts what an admitted request cost: into its partition's meter (at its key's
+/// token, for the split point) and its capacity buckets.
+fn account(
+    group: &PartitionGroup,
+    map: &rotor_model::cluster::ClusterMap,
+    token: Option<u64>,
+    write: bool,
+    units: f64,
+) {
+    let def = map.table_by_id(group.table_id).map(|t| &t.def);
+    if write {
+        group.meter.write(token, units);
+    } else {
+        group.meter.read(token, units);
+    }
+    group.throttle.charge(def, write, units);
+}
+
 fn item_bytes(item: Option<&rotor_model::Item>) -> usize {
     item.map_or(0, rotor_model::value::item_size)
 }
@@ -78,9 +96,21 @@ impl NodeService {
         self.host.map.borrow().epoch
     }
 
-    /// The cluster map now (a cheap shared copy), for the table's capacity settings.
-    fn map(&self) -> Arc<rotor_model::cluster::ClusterMap> {
-        self.host.map.borrow().clone()
+    /// Checks a request against its partition's capacity limits. Admitted: the map it
+    /// was checked against, whose table definition its cost is then charged under
+    /// (`account`). Refused: the answer to send, nothing done.
+    fn admit(
+        &self,
+        group: &PartitionGroup,
+        write: bool,
+    ) -> Result<Arc<rotor_model::cluster::ClusterMap>, pb::Refused> {
+        let map = self.host.map.borrow().clone();
+        let def = map.table_by_id(group.table_id).map(|t| &t.def);
+        group
+            .throttle
+            .admit(def, write)
+            .map_err(|limit| throttled(limit, write))?;
+        Ok(map)
     }
 
     fn partition(
@@ -191,21 +221,22 @@ impl pb::partition_server::Partition for NodeService {
         }
         let cmd: ModelWrite =
             bincode::deserialize(&req.payload).map_err(|e| bad_request("write", e))?;
-        let token = rotor_model::keys::token_of_item_key(&cmd.item_key);
         if !group.partition.owns_key(&cmd.item_key) {
             return Ok(Response::new(pb::WriteReply {
                 result: Some(write_reply::Result::Refused(stale(self.map_epoch()))),
                 log_index: 0,
             }));
         }
-        let map = self.map();
-        let def = map.table_by_id(group.table_id).map(|t| &t.def);
-        if let Err(limit) = group.throttle.admit(def, true) {
-            return Ok(Response::new(pb::WriteReply {
-                result: Some(write_reply::Result::Refused(throttled(limit, true))),
-                log_index: 0,
-            }));
-        }
+        let map = match self.admit(&group, true) {
+            Ok(map) => map,
+            Err(refusal) => {
+                return Ok(Response::new(pb::WriteReply {
+                    result: Some(write_reply::Result::Refused(refusal)),
+                    log_index: 0,
+                }))
+            }
+        };
+        let token = rotor_model::keys::token_of_item_key(&cmd.item_key);
         let mut log_index = 0;
         let result = match group.raft.client_write(Command::Write(cmd)).await {
             Ok(resp) => match resp.data {
@@ -217,8 +248,7 @@ impl pb::partition_server::Partition for NodeService {
                         }
                         WriteOutcome::ConditionFailed { old } => item_bytes(old.as_ref()),
                     };
-                    group.meter.write(token, write_units(bytes));
-                    group.throttle.charge(def, true, write_units(bytes));
+                    account(&group, &map, token, true, write_units(bytes));
                     write_reply::Result::Outcome(encode(&outcome)?)
                 }
                 Reply::Write(Err(msg)) => write_reply::Result::Validation(msg),
@@ -268,20 +298,19 @@ impl pb::partition_server::Partition for NodeService {
                 result: Some(get_reply::Result::Refused(stale(self.map_epoch()))),
             }));
         }
-        let map = self.map();
-        let def = map.table_by_id(group.table_id).map(|t| &t.def);
-        if let Err(limit) = group.throttle.admit(def, false) {
-            return Ok(Response::new(pb::GetReply {
-                result: Some(get_reply::Result::Refused(throttled(limit, false))),
-            }));
-        }
+        let map = match self.admit(&group, false) {
+            Ok(map) => map,
+            Err(refusal) => {
+                return Ok(Response::new(pb::GetReply {
+                    result: Some(get_reply::Result::Refused(refusal)),
+                }))
+            }
+        };
         let item = rotor_storage::items::get(&self.host.engine, &req.item_key)
             .map_err(|e| Status::internal(e.to_string()))?;
         let units = read_units(item_bytes(item.as_ref()), req.consistent);
-        group
-            .meter
-            .read(rotor_model::keys::token_of_item_key(&req.item_key), units);
-        group.throttle.charge(def, false, units);
+        let token = rotor_model::keys::token_of_item_key(&req.item_key);
+        account(&group, &map, token, false, units);
         let result = match item {
             Some(item) => get_reply::Result::Item(encode(&item)?),
             None => get_reply::Result::NotFound(true),
@@ -323,13 +352,14 @@ impl pb::partition_server::Partition for NodeService {
                 result: Some(read_range_reply::Result::Refused(stale(self.map_epoch()))),
             }));
         }
-        let map = self.map();
-        let def = map.table_by_id(group.table_id).map(|t| &t.def);
-        if let Err(limit) = group.throttle.admit(def, false) {
-            return Ok(Response::new(pb::ReadRangeReply {
-                result: Some(read_range_reply::Result::Refused(throttled(limit, false))),
-            }));
-        }
+        let map = match self.admit(&group, false) {
+            Ok(map) => map,
+            Err(refusal) => {
+                return Ok(Response::new(pb::ReadRangeReply {
+                    result: Some(read_range_reply::Result::Refused(refusal)),
+                }))
+            }
+        };
         let token = rotor_model::keys::token_of_item_key(&range.start);
         let consistent = req.consistent;
         let engine = self.host.engine.clone();
@@ -338,9 +368,13 @@ impl pb::partition_server::Partition for NodeService {
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(|e| Status::internal(e.to_string()))?;
-        let units = read_units(page.bytes, consistent);
-        group.meter.read(token, units);
-        group.throttle.charge(def, false, units);
+        account(
+            &group,
+            &map,
+            token,
+            false,
+            read_units(page.bytes, consistent),
+        );
         Ok(Response::new(pb::ReadRangeReply {
             result: Some(read_range_reply::Result::Page(encode(&page)?)),
         }))

@@ -33,12 +33,12 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new() -> Mutex<Bucket> {
-        Mutex::new(Bucket {
+    fn new() -> Bucket {
+        Bucket {
             tokens: 0.0,
             rate: 0.0,
             refilled: Instant::now(),
-        })
+        }
     }
 
     fn refill(&mut self, rate: f64, burst_secs: f64, now: Instant) {
@@ -57,21 +57,30 @@ impl Bucket {
     }
 }
 
-/// The buckets of one partition replica: its share of the table's limit, and its own.
+/// The two buckets of one direction (read or write), behind one lock: the partition's
+/// share of the table's limit, and the partition's own limit.
+struct Buckets {
+    share: Bucket,
+    own: Bucket,
+}
+
+/// The buckets of one partition replica.
 pub struct Throttle {
-    read: Mutex<Bucket>,
-    write: Mutex<Bucket>,
-    key_range_read: Mutex<Bucket>,
-    key_range_write: Mutex<Bucket>,
+    read: Mutex<Buckets>,
+    write: Mutex<Buckets>,
 }
 
 impl Default for Throttle {
     fn default() -> Self {
+        let buckets = || {
+            Mutex::new(Buckets {
+                share: Bucket::new(),
+                own: Bucket::new(),
+            })
+        };
         Throttle {
-            read: Bucket::new(),
-            write: Bucket::new(),
-            key_range_read: Bucket::new(),
-            key_range_write: Bucket::new(),
+            read: buckets(),
+            write: buckets(),
         }
     }
 }
@@ -80,8 +89,7 @@ impl Default for Throttle {
 /// evenly over its partitions (as DynamoDB divides provisioned capacity).
 fn share(def: &TableDef, write: bool) -> Option<(f64, ThroughputLimit)> {
     let (units, limit) = def.throughput_limit(write)?;
-    let partitions = def.spans().len().max(1) as f64;
-    Some((units / partitions, limit))
+    Some((units / def.partition_total() as f64, limit))
 }
 
 impl Throttle {
@@ -100,28 +108,27 @@ impl Throttle {
         let Some(def) = def else {
             return Ok(());
         };
+        let mut buckets = self.buckets(write).lock();
         if let Some((rate, limit)) = share(def, write) {
-            let mut bucket = if write { &self.write } else { &self.read }.lock();
-            bucket.refill(rate, BURST_SECS, now);
-            if bucket.tokens <= 0.0 {
+            buckets.share.refill(rate, BURST_SECS, now);
+            if buckets.share.tokens <= 0.0 {
                 return Err(limit);
             }
         }
         if let Some(rate) = own_limit(def, write) {
-            let mut bucket = self.key_range(write).lock();
-            bucket.refill(rate, KEY_RANGE_BURST_SECS, now);
-            if bucket.tokens <= 0.0 {
+            buckets.own.refill(rate, KEY_RANGE_BURST_SECS, now);
+            if buckets.own.tokens <= 0.0 {
                 return Err(ThroughputLimit::KeyRange);
             }
         }
         Ok(())
     }
 
-    fn key_range(&self, write: bool) -> &Mutex<Bucket> {
+    fn buckets(&self, write: bool) -> &Mutex<Buckets> {
         if write {
-            &self.key_range_write
+            &self.write
         } else {
-            &self.key_range_read
+            &self.read
         }
     }
 
@@ -130,12 +137,12 @@ impl Throttle {
         let Some(def) = def else {
             return;
         };
+        let mut buckets = self.buckets(write).lock();
         if share(def, write).is_some() {
-            let mut bucket = if write { &self.write } else { &self.read }.lock();
-            bucket.tokens -= units;
+            buckets.share.tokens -= units;
         }
         if own_limit(def, write).is_some() {
-            self.key_range(write).lock().tokens -= units;
+            buckets.own.tokens -= units;
         }
     }
 }

@@ -46,6 +46,10 @@ pub enum BackendError {
     Internal(String),
 }
 
+/// How many times one call (or one Scan page) follows a changed partition map before
+/// giving up with ServiceUnavailable.
+pub const MAX_REROUTES: u32 = 8;
+
 pub trait Backend: Send + Sync + 'static {
     fn create_table(
         &self,

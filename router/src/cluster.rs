@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, MAX_REROUTES};
 
 /// How long establishing a TCP connection to a node may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -905,9 +905,6 @@ impl Backend for ClusterBackend {
         Err(self.too_many_reroutes(def))
     }
 }
-
-/// How many times one call follows a changed partition map before giving up.
-const MAX_REROUTES: u32 = 8;
 
 impl ClusterBackend {
     /// The partition that owns a storage key in the current map.

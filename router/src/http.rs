@@ -130,8 +130,9 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
         if !req.headers().contains_key("authorization") {
             return Err(ApiError::MissingAuthenticationToken);
         }
-        let region = signed_region(req.headers()).to_owned();
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        let (parts, body) = req.into_parts();
+        let region = signed_region(&parts.headers);
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
             .map_err(|_| {
                 ApiError::RequestTooLarge(format!("Request size exceeded {MAX_BODY_BYTES} bytes"))
@@ -140,7 +141,7 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
         if let Some(faults) = &state.options.faults {
             faults.before_call(op.name()).await?;
         }
-        ops::dispatch(state.backend.as_ref(), op, &json, &region).await
+        ops::dispatch(state.backend.as_ref(), op, &json, region).await
     }
     .instrument(span.clone())
     .await;

@@ -456,20 +456,25 @@ fn paged(req: &Request<'_>, key: &str, all: Vec<Json>) -> ApiResult<Json> {
     Ok(out)
 }
 
-/// Every registered (table, capacity), in table-name order, read before write.
-fn registered<B: Backend>(backend: &B) -> Vec<(TableDef, CapacityDimension)> {
-    backend
+/// Every registered (table, capacity) that a Describe call's filters keep, in
+/// table-name order, read before write.
+fn registered<B: Backend>(
+    backend: &B,
+    req: &Request<'_>,
+) -> ApiResult<Vec<(TableDef, CapacityDimension)>> {
+    let mut out = Vec::new();
+    for def in backend
         .table_names()
-        .into_iter()
-        .filter_map(|n| backend.table(&n))
-        .flat_map(|def| {
-            [CapacityDimension::Read, CapacityDimension::Write]
-                .into_iter()
-                .filter(|d| def.scaling(*d).is_some())
-                .map(|d| (def.clone(), d))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+        .iter()
+        .filter_map(|n| backend.table(n))
+    {
+        for dim in [CapacityDimension::Read, CapacityDimension::Write] {
+            if def.scaling(dim).is_some() && wanted(req, &def, dim)? {
+                out.push((def.clone(), dim));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a Describe call's optional `ResourceIds`/`ResourceId` and
@@ -554,10 +559,7 @@ pub fn describe_scalable_targets<B: Backend>(
 ) -> ApiResult<Json> {
     check_namespace(req)?;
     let mut all = Vec::new();
-    for (def, dim) in registered(backend) {
-        if !wanted(req, &def, dim)? {
-            continue;
-        }
+    for (def, dim) in registered(backend, req)? {
         let Some(s) = def.scaling(dim) else { continue };
         all.push(json!({
             "ServiceNamespace": "dynamodb",
@@ -671,10 +673,7 @@ pub fn describe_scaling_policies<B: Backend>(
         .array("PolicyNames")?
         .map(|a| a.iter().filter_map(Json::as_str).collect());
     let mut all = Vec::new();
-    for (def, dim) in registered(backend) {
-        if !wanted(req, &def, dim)? {
-            continue;
-        }
+    for (def, dim) in registered(backend, req)? {
         let Some(p) = def.scaling(dim).and_then(|s| s.policy.as_ref()) else {
             continue;
         };

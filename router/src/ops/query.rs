@@ -14,7 +14,7 @@ use rotor_model::value::item_to_json;
 use rotor_model::{AttributeValue, Item};
 use serde_json::{json, Value as Json};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, MAX_REROUTES};
 use crate::capacity::{read_units, CapacityReport};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::items::{projection, reject_legacy};
@@ -426,7 +426,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
             .await
         {
             Ok(page) => page,
-            Err(BackendError::StaleRoute(_)) if reroutes < MAX_SCAN_REROUTES => {
+            Err(BackendError::StaleRoute(_)) if reroutes < MAX_REROUTES => {
                 // A partition split under the scan: walk on with the new layout.
                 reroutes += 1;
                 def = backend.table(name).ok_or_else(ApiError::table_not_found)?;
@@ -454,9 +454,6 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
     }
     Ok(collected.render(&plan, name))
 }
-
-/// How many times one Scan page follows a split before answering ServiceUnavailable.
-const MAX_SCAN_REROUTES: u32 = 8;
 
 /// The token range `[lo, hi)` of a parallel-scan segment (`hi = None`: to the end).
 fn segment_tokens(req: &Request) -> ApiResult<(u64, Option<u64>)> {

@@ -4,7 +4,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rotor_model::table::{
     BillingMode, CapacityDimension, KeyAttribute, KeySchema, ScalarType, TableDef, UnitsPerSecond,
-    DEFAULT_PARTITION_CAPACITY,
 };
 use serde_json::{json, Map, Value as Json};
 
@@ -63,31 +62,22 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     let warm = parse_warm_throughput(req)?;
     let created = now();
     let def = TableDef {
-        name: name.to_owned(),
-        id: 0,
-        key_schema,
-        attribute_definitions,
         billing_mode,
         read_capacity_units,
         write_capacity_units,
         creation_time: created,
         last_billing_mode_change: (billing_mode == BillingMode::PayPerRequest).then_some(created),
-        partition_count: 0,
-        layout: Vec::new(),
         max_read_request_units,
         max_write_request_units,
         table_class: req.str("TableClass")?.map(str::to_owned),
         deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
         // The metadata group sets what a partition serves; the table is made with as
         // many partitions as serve the requested warm throughput.
-        partition_capacity: DEFAULT_PARTITION_CAPACITY,
         warm_requested: warm.map(|(read, write)| UnitsPerSecond {
             read: read.unwrap_or(0),
             write: write.unwrap_or(0),
         }),
-        read_scaling: None,
-        write_scaling: None,
-        capacity_changes: Default::default(),
+        ..TableDef::new(name, key_schema, attribute_definitions)
     };
     let def = backend.create_table(def).await?;
     Ok(json!({ "TableDescription": describe(&def, 0, 0, "ACTIVE") }))

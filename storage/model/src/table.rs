@@ -1,6 +1,8 @@
 //! Table definitions: key schema, attribute definitions, capacity settings, and the
 //! checks DynamoDB applies to an item's primary key.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
@@ -531,7 +533,7 @@ impl TableDef {
 
     /// The table's warm throughput: what its partitions serve at once.
     pub fn warm_throughput(&self) -> UnitsPerSecond {
-        let n = self.spans().len() as u64;
+        let n = self.partition_total() as u64;
         UnitsPerSecond {
             read: n * self.partition_capacity.read,
             write: n * self.partition_capacity.write,
@@ -550,7 +552,7 @@ impl TableDef {
     pub fn warm_partitions_missing(&self) -> u64 {
         self.warm_requested.map_or(0, |w| {
             self.partitions_for(w)
-                .saturating_sub(self.spans().len() as u64)
+                .saturating_sub(self.partition_total() as u64)
         })
     }
 
@@ -559,11 +561,21 @@ impl TableDef {
     }
 
     /// The partitions in token order.
-    pub fn spans(&self) -> Vec<PartitionSpan> {
-        if !self.layout.is_empty() {
-            return self.layout.clone();
+    pub fn spans(&self) -> Cow<'_, [PartitionSpan]> {
+        if self.layout.is_empty() {
+            Cow::Owned(equal_layout(self.partition_count))
+        } else {
+            Cow::Borrowed(&self.layout)
         }
-        equal_layout(self.partition_count)
+    }
+
+    /// How many partitions own tokens now.
+    pub fn partition_total(&self) -> usize {
+        if self.layout.is_empty() {
+            self.partition_count.max(1) as usize
+        } else {
+            self.layout.len()
+        }
     }
 
     /// Which partition owns a token.
@@ -612,7 +624,7 @@ impl TableDef {
         if !range.splits_at(at) || child != self.partition_count {
             return false;
         }
-        let mut spans = self.spans();
+        let mut spans = self.spans().into_owned();
         let i = spans.iter().position(|s| s.partition == p).unwrap_or(0);
         spans.insert(
             i + 1,
