@@ -306,6 +306,14 @@ pub fn render_status(
                     let _ = write!(notes, " moving to {pinned:?}");
                 }
             }
+            let changing = info.replicas.iter().any(|r| {
+                groups
+                    .get(&(*r, group))
+                    .is_some_and(|g| g.role == "leader" && !g.membership_settled)
+            });
+            if changing {
+                let _ = write!(notes, " voters changing");
+            }
             let _ = writeln!(
                 out,
                 "{:<24} {p:<10} {:<12} {leader:<7} {term:<6} {tokens:<41} {load:<24} {}{notes}",

@@ -604,6 +604,8 @@ fn internal(e: impl std::fmt::Display) -> Status {
 fn group_status(group: u64, raft: &Raft) -> pb::GroupStatus {
     let m = raft.metrics().borrow().clone();
     let membership = m.membership_config.membership();
+    let single_config = membership.get_joint_config().len() == 1;
+    let applied = m.membership_config.log_id() <= &m.last_applied;
     pb::GroupStatus {
         group,
         role: format!("{:?}", m.state).to_lowercase(),
@@ -614,6 +616,7 @@ fn group_status(group: u64, raft: &Raft) -> pb::GroupStatus {
         applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
         voters: membership.voter_ids().collect(),
         learners: membership.learner_ids().collect(),
+        membership_settled: single_config && applied,
     }
 }
 
