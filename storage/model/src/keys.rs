@@ -7,6 +7,8 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::number::Number;
+use crate::table::ScalarType;
 use crate::value::AttributeValue;
 
 /// The hash of a partition key value onto the 64-bit token ring. XXH3 is specified
@@ -44,6 +46,35 @@ pub fn encode_key_value(value: &AttributeValue, out: &mut Vec<u8>) {
         AttributeValue::N(n) => n.encode_sortable(out),
         other => encode_bytes(format!("{other:?}").as_bytes(), out),
     }
+}
+
+/// Reads one [`encode_key_value`] encoding of a `ty` value from the start of `bytes`:
+/// the value and the bytes it took. `None` if they are not such an encoding.
+pub fn decode_key_value(bytes: &[u8], ty: ScalarType) -> Option<(AttributeValue, usize)> {
+    if ty == ScalarType::N {
+        let (n, used) = Number::decode_sortable(bytes)?;
+        return Some((AttributeValue::N(n), used));
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        match (*bytes.get(i)?, bytes.get(i + 1)) {
+            (0x00, Some(0xFF)) => out.push(0),
+            (0x00, Some(0x01)) => break,
+            (0x00, _) => return None,
+            (b, _) => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    let value = match ty {
+        ScalarType::S => AttributeValue::S(String::from_utf8(out).ok()?),
+        _ => AttributeValue::B(out),
+    };
+    Some((value, i + 2))
 }
 
 /// The encoding of a byte string without its terminator: a prefix of the encoding of every
@@ -174,6 +205,42 @@ mod tests {
         let mut pre = Vec::new();
         encode_bytes_prefix(b"ab\0", &mut pre);
         assert!(full.starts_with(&pre));
+    }
+
+    #[test]
+    fn key_values_decode_to_themselves() {
+        let values = [
+            (s(""), ScalarType::S),
+            (s("a\0b\u{ff}"), ScalarType::S),
+            (AttributeValue::B(vec![0, 0xFF, 1, 0]), ScalarType::B),
+            (
+                AttributeValue::N(Number::parse("0").unwrap()),
+                ScalarType::N,
+            ),
+            (
+                AttributeValue::N(Number::parse("-12.5e3").unwrap()),
+                ScalarType::N,
+            ),
+            (
+                AttributeValue::N(Number::parse("9".repeat(38).as_str()).unwrap()),
+                ScalarType::N,
+            ),
+            (
+                AttributeValue::N(Number::parse("1e-130").unwrap()),
+                ScalarType::N,
+            ),
+        ];
+        for (v, ty) in values {
+            let mut enc = Vec::new();
+            encode_key_value(&v, &mut enc);
+            enc.extend_from_slice(b"tail");
+            let (back, used) = decode_key_value(&enc, ty).unwrap();
+            assert_eq!(back, v);
+            assert_eq!(&enc[used..], b"tail");
+        }
+        assert!(decode_key_value(&[0x00, 0x07], ScalarType::S).is_none());
+        assert!(decode_key_value(&[0x03, 200, 101, 0x00], ScalarType::N).is_none());
+        assert!(decode_key_value(&[0x09], ScalarType::N).is_none());
     }
 
     #[test]

@@ -150,6 +150,38 @@ impl Number {
         out.push(if self.negative { 0xFF } else { 0x00 });
     }
 
+    /// Reads one [`Number::encode_sortable`] encoding from the start of `bytes`: the
+    /// number and the bytes it took. `None` if they are not such an encoding.
+    pub fn decode_sortable(bytes: &[u8]) -> Option<(Number, usize)> {
+        let (&tag, rest) = bytes.split_first()?;
+        if tag == TAG_ZERO {
+            return Some((Number::zero(), 1));
+        }
+        let negative = match tag {
+            TAG_NEG => true,
+            TAG_POS => false,
+            _ => return None,
+        };
+        let (&biased, pairs) = rest.split_first()?;
+        let biased = if negative { 255 - biased } else { biased };
+        let end = if negative { 0xFF } else { 0x00 };
+        let len = pairs.iter().position(|&b| b == end)?;
+        let mut digits = Vec::with_capacity(2 * len);
+        for &b in &pairs[..len] {
+            let pair = if negative {
+                101u8.checked_sub(b)?
+            } else {
+                b.checked_sub(1)?
+            };
+            if pair > 99 {
+                return None;
+            }
+            digits.extend_from_slice(&[pair / 10, pair % 10]);
+        }
+        let number = Number::from_parts(negative, digits, i64::from(biased) + MIN_EXP).ok()?;
+        Some((number, 3 + len))
+    }
+
     /// Builds a normalized, validated Number from raw digits (any leading/trailing
     /// zeros) where value = 0.digits x 10^exp.
     fn from_parts(negative: bool, mut digits: Vec<u8>, exp: i64) -> Result<Number> {

@@ -1,6 +1,7 @@
 //! AttributeValue: DynamoDB's ten types, DynamoDB JSON in and out, and item size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::Hash;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,8 @@ impl ValueType {
 /// Deepest nesting of maps and lists DynamoDB stores.
 const MAX_NESTING: usize = 32;
 
+const NESTING_EXCEEDED: &str = "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 impl AttributeValue {
@@ -104,9 +107,7 @@ impl AttributeValue {
 
     fn from_json_at(json: &Json, depth: usize) -> Result<AttributeValue> {
         if depth > MAX_NESTING {
-            return Err(ModelError::validation(
-                "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
-            ));
+            return Err(ModelError::validation(NESTING_EXCEEDED));
         }
         let obj = json.as_object().ok_or_else(|| {
             ModelError::validation(
@@ -280,7 +281,8 @@ fn decode_b64(v: &Json) -> Result<Vec<u8>> {
     })
 }
 
-fn check_set<T: PartialEq>(set: &[T], ty: ValueType, show: impl Fn(&T) -> String) -> Result<()> {
+/// DynamoDB's checks of a set: not empty, no duplicates (found in linear time).
+fn check_set<T: Eq + Hash>(set: &[T], ty: ValueType, show: impl Fn(&T) -> String) -> Result<()> {
     if set.is_empty() {
         return Err(ModelError::validation(match ty {
             ValueType::Ss => {
@@ -292,8 +294,9 @@ fn check_set<T: PartialEq>(set: &[T], ty: ValueType, show: impl Fn(&T) -> String
             _ => "One or more parameter values were invalid: Binary sets should not be empty",
         }));
     }
-    for (i, a) in set.iter().enumerate() {
-        if set[..i].contains(a) {
+    let mut seen = HashSet::with_capacity(set.len());
+    for a in set {
+        if !seen.insert(a) {
             if ty == ValueType::Bs {
                 return Err(ModelError::validation(
                     "One or more parameter values were invalid: Input collection of type BS contains duplicates.",
@@ -309,9 +312,19 @@ fn check_set<T: PartialEq>(set: &[T], ty: ValueType, show: impl Fn(&T) -> String
     Ok(())
 }
 
-fn check_name(name: &str) -> Result<()> {
+/// Longest attribute name (at any depth), in bytes.
+pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 65_535;
+
+/// DynamoDB's checks of an attribute name: not empty, at most
+/// [`MAX_ATTRIBUTE_NAME_BYTES`].
+pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(ModelError::validation("Empty attribute name"));
+    }
+    if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
+        return Err(ModelError::validation(
+            "Attribute name is too large, must be less than 65536 bytes",
+        ));
     }
     Ok(())
 }
@@ -332,6 +345,23 @@ pub fn item_from_json(json: &Json) -> Result<Item> {
 /// DynamoDB JSON for a whole item or map.
 pub fn item_to_json(item: &BTreeMap<String, AttributeValue>) -> Json {
     Json::Object(item.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+}
+
+/// DynamoDB's nesting limit on a whole item, checked without recursion (an update can
+/// nest a value given at the limit inside one already there).
+pub fn check_item_nesting(item: &Item) -> Result<()> {
+    let mut stack: Vec<(&AttributeValue, usize)> = item.values().map(|v| (v, 0)).collect();
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_NESTING {
+            return Err(ModelError::validation(NESTING_EXCEEDED));
+        }
+        match v {
+            AttributeValue::M(m) => stack.extend(m.values().map(|c| (c, depth + 1))),
+            AttributeValue::L(l) => stack.extend(l.iter().map(|c| (c, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// DynamoDB's size of an item: the sum of attribute name lengths and value sizes.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, Result};
 use crate::expr::{Condition, UpdateExpr};
 use crate::table::MAX_ITEM_BYTES;
-use crate::value::{item_size, Item};
+use crate::value::{check_item_nesting, item_size, Item};
 
 /// One logical write, as a partition's log entry: which item (its storage key) and what
 /// to do with it.
@@ -88,6 +88,7 @@ impl WriteCommand {
                         "Item size to update has exceeded the maximum allowed size",
                     ));
                 }
+                check_item_nesting(&item)?;
                 Some(item)
             }
         };

@@ -3,6 +3,8 @@
 //! deeply; only numbers, strings and binaries are ordered.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::hash::Hash;
 
 use crate::value::AttributeValue;
 
@@ -26,9 +28,14 @@ pub fn values_equal(a: &AttributeValue, b: &AttributeValue) -> bool {
     }
 }
 
-/// Sets hold no duplicates, so equal length plus inclusion is equality.
-fn same_elements<T: PartialEq>(x: &[T], y: &[T]) -> bool {
-    x.len() == y.len() && x.iter().all(|e| y.contains(e))
+/// Sets hold no duplicates, so equal length plus inclusion is equality (in linear time:
+/// sets can hold hundreds of thousands of elements).
+fn same_elements<T: Eq + Hash>(x: &[T], y: &[T]) -> bool {
+    if x.len() != y.len() {
+        return false;
+    }
+    let in_y: HashSet<&T> = y.iter().collect();
+    x.iter().all(|e| in_y.contains(e))
 }
 
 /// The order of two values of the same scalar type (N, S or B); `None` otherwise.

@@ -140,9 +140,8 @@ fn begins_with(a: &AttributeValue, prefix: &AttributeValue) -> bool {
 fn contains(a: &AttributeValue, x: &AttributeValue) -> bool {
     match (a, x) {
         (AttributeValue::S(s), AttributeValue::S(sub)) => s.contains(sub.as_str()),
-        (AttributeValue::B(b), AttributeValue::B(sub)) => {
-            sub.is_empty() || b.windows(sub.len()).any(|w| w == sub.as_slice())
-        }
+        // A linear-time search: a naive window scan is quadratic on a 400 KB value.
+        (AttributeValue::B(b), AttributeValue::B(sub)) => memchr::memmem::find(b, sub).is_some(),
         (AttributeValue::L(l), _) => l.iter().any(|e| values_equal(e, x)),
         _ => set_contains(a, x),
     }

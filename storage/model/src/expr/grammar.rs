@@ -1,8 +1,16 @@
 //! The grammar: a recursive-descent parser from tokens to the raw syntax tree, reporting
 //! the first token no rule accepts as DynamoDB does. Precedence, loosest first: OR, AND,
 //! NOT, then comparisons / BETWEEN / IN / functions, with parentheses anywhere.
+//!
+//! Operators are counted and nesting is measured as the text is read, and parsing stops
+//! at DynamoDB's limits (`limits.rs`): every recursion here and over the trees built is
+//! bounded by [`MAX_NESTING`].
 
 use super::lexer::{lex, syntax_error, TokKind, Token};
+use super::limits::{
+    nested_too_deeply, path_too_deep, too_many_operators, MAX_NESTING, MAX_OPERATORS,
+    MAX_PATH_DEPTH, REDUNDANT_PARENTHESES,
+};
 use super::syntax::{RawAction, RawCond, RawElem, RawOperand, RawPath, RawSetValue, RawUpdate};
 
 /// Keywords of condition, filter and key-condition expressions.
@@ -16,10 +24,19 @@ pub(crate) const NO_KEYWORDS: &[&str] = &[];
 pub(crate) type PResult<T> = Result<T, String>;
 
 /// A parsed piece of a condition: a condition, or an operand that may still turn out to
-/// be the left side of a comparison (inside parentheses).
+/// be the left side of a comparison (inside parentheses). Boxed, so that each level of
+/// the recursion keeps only pointers on the stack.
 enum Node {
-    Cond(RawCond),
-    Operand(RawOperand),
+    Cond(Box<RawCond>),
+    Operand(Box<RawOperand>),
+}
+
+/// What opens a nesting level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nest {
+    Paren,
+    Not,
+    Call,
 }
 
 pub(crate) struct Grammar<'s> {
@@ -27,6 +44,10 @@ pub(crate) struct Grammar<'s> {
     toks: Vec<Token>,
     pos: usize,
     keywords: &'static [&'static str],
+    /// Parentheses, `NOT`s and calls open around the current token.
+    nesting: usize,
+    /// Operators and functions read so far.
+    operators: usize,
 }
 
 impl<'s> Grammar<'s> {
@@ -36,7 +57,36 @@ impl<'s> Grammar<'s> {
             toks: lex(src),
             pos: 0,
             keywords,
+            nesting: 0,
+            operators: 0,
         }
+    }
+
+    // ---- limits ----
+
+    /// Counts one operator or function; fails past [`MAX_OPERATORS`].
+    fn operator(&mut self) -> PResult<()> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(too_many_operators(self.operators));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` one nesting level (`what`) deeper; fails past [`MAX_NESTING`].
+    fn nested<T>(&mut self, what: Nest, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.nesting >= MAX_NESTING {
+            // Conditions allow no `((x))`; updates do.
+            let redundant = what == Nest::Paren && self.keywords == CONDITION_KEYWORDS;
+            return Err(match redundant {
+                true => REDUNDANT_PARENTHESES.to_owned(),
+                false => nested_too_deeply(),
+            });
+        }
+        self.nesting += 1;
+        let out = f(self);
+        self.nesting -= 1;
+        out
     }
 
     // ---- token helpers ----
@@ -135,6 +185,9 @@ impl<'s> Grammar<'s> {
     pub fn path(&mut self) -> PResult<RawPath> {
         let mut elems = vec![self.path_name()?];
         loop {
+            if elems.len() > MAX_PATH_DEPTH {
+                return Err(path_too_deep(elems.len()));
+            }
             if self.is_sym(".") {
                 self.bump();
                 elems.push(self.path_name()?);
@@ -159,7 +212,7 @@ impl<'s> Grammar<'s> {
     fn operand(&mut self) -> PResult<RawOperand> {
         if self.is_sym("(") {
             self.bump();
-            let inner = self.operand()?;
+            let inner = self.nested(Nest::Paren, Self::operand)?;
             self.expect_sym(")")?;
             return Ok(RawOperand::Paren(Box::new(inner)));
         }
@@ -178,7 +231,7 @@ impl<'s> Grammar<'s> {
         let t = self.bump();
         let name = self.text(t).to_owned();
         self.expect_sym("(")?;
-        let args = self.operand_list()?;
+        let args = self.nested(Nest::Call, Self::operand_list)?;
         self.expect_sym(")")?;
         Ok(RawOperand::Call(name, args))
     }
@@ -198,14 +251,14 @@ impl<'s> Grammar<'s> {
     pub fn condition(&mut self) -> PResult<RawCond> {
         let node = self.or(false)?;
         self.expect_eof()?;
-        self.need_cond(node)
+        self.need_cond(node).map(|c| *c)
     }
 
-    fn need_cond(&self, node: Node) -> PResult<RawCond> {
+    fn need_cond(&self, node: Node) -> PResult<Box<RawCond>> {
         match node {
             Node::Cond(c) => Ok(c),
             Node::Operand(o) if matches!(o.unwrap_parens().0, RawOperand::Call(..)) => {
-                Ok(RawCond::Call(o))
+                Ok(Box::new(RawCond::Call(*o)))
             }
             Node::Operand(_) => self.fail(),
         }
@@ -218,9 +271,10 @@ impl<'s> Grammar<'s> {
         while self.is_kw("OR") {
             let l = self.need_cond(left)?;
             self.bump();
+            self.operator()?;
             let r = self.and(false)?;
             let r = self.need_cond(r)?;
-            left = Node::Cond(RawCond::Or(Box::new(l), Box::new(r)));
+            left = Node::Cond(Box::new(RawCond::Or(l, r)));
         }
         Ok(left)
     }
@@ -230,9 +284,10 @@ impl<'s> Grammar<'s> {
         while self.is_kw("AND") {
             let l = self.need_cond(left)?;
             self.bump();
+            self.operator()?;
             let r = self.not(false)?;
             let r = self.need_cond(r)?;
-            left = Node::Cond(RawCond::And(Box::new(l), Box::new(r)));
+            left = Node::Cond(Box::new(RawCond::And(l, r)));
         }
         Ok(left)
     }
@@ -242,19 +297,20 @@ impl<'s> Grammar<'s> {
             return self.primary(group);
         }
         self.bump();
-        let inner = self.not(false)?;
+        self.operator()?;
+        let inner = self.nested(Nest::Not, |g| g.not(false))?;
         let inner = self.need_cond(inner)?;
-        Ok(Node::Cond(RawCond::Not(Box::new(inner))))
+        Ok(Node::Cond(Box::new(RawCond::Not(inner))))
     }
 
     fn primary(&mut self, group: bool) -> PResult<Node> {
         let left = if self.is_sym("(") {
             self.bump();
-            let inner = self.or(true)?;
+            let inner = self.nested(Nest::Paren, |g| g.or(true))?;
             self.expect_sym(")")?;
             match inner {
-                Node::Cond(c) => return Ok(Node::Cond(RawCond::Paren(Box::new(c)))),
-                Node::Operand(o) => RawOperand::Paren(Box::new(o)),
+                Node::Cond(c) => return Ok(Node::Cond(Box::new(RawCond::Paren(c)))),
+                Node::Operand(o) => RawOperand::Paren(o),
             }
         } else {
             self.operand()?
@@ -263,39 +319,46 @@ impl<'s> Grammar<'s> {
             return Ok(Node::Cond(cond));
         }
         if group && self.is_sym(")") {
-            return Ok(Node::Operand(left));
+            return Ok(Node::Operand(Box::new(left)));
         }
         if matches!(left.unwrap_parens().0, RawOperand::Call(..)) {
-            return Ok(Node::Cond(RawCond::Call(left)));
+            return Ok(Node::Cond(Box::new(RawCond::Call(left))));
         }
         self.fail()
     }
 
     /// The rest of `left <cmp> x`, `left BETWEEN x AND y` or `left IN (...)`, if present.
-    fn comparison_tail(&mut self, left: &RawOperand) -> PResult<Option<RawCond>> {
+    fn comparison_tail(&mut self, left: &RawOperand) -> PResult<Option<Box<RawCond>>> {
         let t = self.peek();
         let sym = self.text(t);
         if t.kind == TokKind::Sym && matches!(sym, "=" | "<>" | "<" | "<=" | ">" | ">=") {
             self.bump();
+            self.operator()?;
             let right = self.operand()?;
-            return Ok(Some(RawCond::Compare(sym.to_owned(), left.clone(), right)));
+            return Ok(Some(Box::new(RawCond::Compare(
+                sym.to_owned(),
+                left.clone(),
+                right,
+            ))));
         }
         if self.is_kw("BETWEEN") {
             self.bump();
+            self.operator()?;
             let low = self.operand()?;
             if !self.is_kw("AND") {
                 return self.fail();
             }
             self.bump();
             let high = self.operand()?;
-            return Ok(Some(RawCond::Between(left.clone(), low, high)));
+            return Ok(Some(Box::new(RawCond::Between(left.clone(), low, high))));
         }
         if self.is_kw("IN") {
             self.bump();
+            self.operator()?;
             self.expect_sym("(")?;
             let list = self.operand_list()?;
             self.expect_sym(")")?;
-            return Ok(Some(RawCond::In(left.clone(), list)));
+            return Ok(Some(Box::new(RawCond::In(left.clone(), list))));
         }
         Ok(None)
     }
@@ -362,7 +425,7 @@ impl<'s> Grammar<'s> {
     fn set_value(&mut self) -> PResult<RawSetValue> {
         let left = if self.is_sym("(") {
             self.bump();
-            let inner = self.set_value()?;
+            let inner = self.nested(Nest::Paren, Self::set_value)?;
             self.expect_sym(")")?;
             match inner {
                 RawSetValue::Arith(..) => return Ok(inner),
@@ -374,6 +437,7 @@ impl<'s> Grammar<'s> {
         for op in ['+', '-'] {
             if self.is_sym(&op.to_string()) {
                 self.bump();
+                self.operator()?;
                 let right = self.operand()?;
                 return Ok(RawSetValue::Arith(op, left, right));
             }

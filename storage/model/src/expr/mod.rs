@@ -9,6 +9,7 @@
 //!   grammar        tokens -> raw syntax tree (syntax.rs)
 //!   resolve*       raw tree -> resolved tree (ast.rs) with validation; errors.rs ranks errors
 //!   reserved       the reserved words
+//!   limits         DynamoDB's limits on expressions (length, operators, nesting)
 //!   keycond        KeyConditionExpression's restricted form and key-schema matching
 //!   eval, compare  Condition::evaluate and DynamoDB's value comparisons
 //!   docpath        following document paths
@@ -33,6 +34,7 @@ mod eval;
 mod grammar;
 mod keycond;
 mod lexer;
+pub mod limits;
 mod parser;
 mod project;
 mod reserved;
@@ -44,6 +46,8 @@ mod update;
 
 #[cfg(test)]
 mod tests_eval;
+#[cfg(test)]
+mod tests_limits;
 #[cfg(test)]
 mod tests_parse;
 #[cfg(test)]
@@ -57,6 +61,6 @@ pub use ast::{
 };
 pub use compare::{compare_values, values_equal};
 pub use docpath::get as get_path;
-pub use parser::{ExprInput, ExprKind, Parser};
+pub use parser::{check_placeholder, ExprInput, ExprKind, Parser};
 pub use project::project;
 pub use reserved::is_reserved;

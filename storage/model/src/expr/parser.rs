@@ -7,6 +7,7 @@ use super::ast::{Condition, KeyCondition, Path, UpdateExpr};
 use super::errors::Mode;
 use super::grammar::{Grammar, CONDITION_KEYWORDS, NO_KEYWORDS, UPDATE_KEYWORDS};
 use super::keycond::key_condition;
+use super::limits::{size_exceeded, MAX_EXPRESSION_BYTES, MAX_PLACEHOLDER_BYTES};
 use super::resolve::Resolver;
 use crate::error::{ModelError, Result};
 use crate::value::AttributeValue;
@@ -47,15 +48,31 @@ fn check_keys<'k>(
     if keys.len() == 0 {
         return Err(ModelError::validation(format!("{what} must not be empty")));
     }
-    for key in keys {
-        let ok = key.strip_prefix(sigil).is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        });
-        if !ok {
-            return Err(ModelError::validation(format!(
-                "{what} contains invalid key: Syntax error; key: \"{key}\""
-            )));
-        }
+    keys.into_iter()
+        .try_for_each(|key| check_placeholder(what, sigil, key))
+}
+
+/// DynamoDB's checks of one key of ExpressionAttributeNames (`what`, sigil `#`) or
+/// ExpressionAttributeValues (`:`): at most [`MAX_PLACEHOLDER_BYTES`], checked first,
+/// then `#[A-Za-z0-9_]+` / `:[A-Za-z0-9_]+`.
+pub fn check_placeholder(what: &str, sigil: char, key: &str) -> Result<()> {
+    if key.len() > MAX_PLACEHOLDER_BYTES {
+        // DynamoDB gives the size for names only.
+        let size = match sigil {
+            '#' => format!(" size of key: {}", key.len()),
+            _ => String::new(),
+        };
+        return Err(ModelError::validation(format!(
+            "{what} contains invalid key: The expression attribute map contains a key that is too long;{size}"
+        )));
+    }
+    let ok = key.strip_prefix(sigil).is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if !ok {
+        return Err(ModelError::validation(format!(
+            "{what} contains invalid key: Syntax error; key: \"{key}\""
+        )));
     }
     Ok(())
 }
@@ -128,16 +145,21 @@ impl<'a> Parser<'a> {
         out.ok_or_else(|| kind.error("Syntax error; token: \"<EOF>\", near: \"\"".to_owned()))
     }
 
-    fn non_empty(text: &str, kind: ExprKind) -> Result<()> {
+    /// The checks on the text itself, before it is read: not empty, within
+    /// [`MAX_EXPRESSION_BYTES`].
+    fn check_text(text: &str, kind: ExprKind) -> Result<()> {
         if text.is_empty() {
             return Err(kind.error("The expression can not be empty;".to_owned()));
+        }
+        if text.len() > MAX_EXPRESSION_BYTES {
+            return Err(kind.error(size_exceeded(kind, text.len())));
         }
         Ok(())
     }
 
     /// A ConditionExpression or FilterExpression (`which` names it in messages).
     pub fn condition(&mut self, text: &str, which: ExprKind) -> Result<Condition> {
-        Self::non_empty(text, which)?;
+        Self::check_text(text, which)?;
         let raw = Grammar::new(text, CONDITION_KEYWORDS)
             .condition()
             .map_err(|m| which.error(m))?;
@@ -147,7 +169,7 @@ impl<'a> Parser<'a> {
     /// An UpdateExpression.
     pub fn update(&mut self, text: &str) -> Result<UpdateExpr> {
         let kind = ExprKind::Update;
-        Self::non_empty(text, kind)?;
+        Self::check_text(text, kind)?;
         let raw = Grammar::new(text, UPDATE_KEYWORDS)
             .update()
             .map_err(|m| kind.error(m))?;
@@ -157,7 +179,7 @@ impl<'a> Parser<'a> {
     /// A ProjectionExpression: the paths, in order.
     pub fn projection(&mut self, text: &str) -> Result<Vec<Path>> {
         let kind = ExprKind::Projection;
-        Self::non_empty(text, kind)?;
+        Self::check_text(text, kind)?;
         let raw = Grammar::new(text, NO_KEYWORDS)
             .projection()
             .map_err(|m| kind.error(m))?;

@@ -96,7 +96,18 @@ impl<'p> Resolver<'p> {
 
     /// Rejects paths that overlap (one is a prefix of the other) or conflict (one has a
     /// map key where the other has a list index), comparing each with the earlier ones.
+    ///
+    /// In sorted order, if any two paths overlap or conflict then two neighbours do
+    /// (every path between a prefix and its extension extends the prefix too; map keys
+    /// sort before list indexes), so the common case is O(n log n). Only an expression
+    /// that has an error is compared pairwise, to name the pair DynamoDB names; it is at
+    /// most [`super::limits::MAX_EXPRESSION_BYTES`] long.
     pub fn check_overlaps(&mut self, paths: &[&Path]) {
+        let mut sorted = paths.to_vec();
+        sorted.sort_unstable();
+        if sorted.windows(2).all(|w| overlap(w[0], w[1]).is_none()) {
+            return;
+        }
         for (i, later) in paths.iter().enumerate() {
             for earlier in &paths[..i] {
                 if let Some((cat, what)) = overlap(earlier, later) {

@@ -3,6 +3,8 @@
 //! happens last, from the highest index down); a failure leaves the item unchanged.
 
 use std::cmp::Reverse;
+use std::collections::HashSet;
+use std::hash::Hash;
 
 use super::ast::{Path, PathElem, SetValue, UpdateAction, UpdateExpr, UpdateOperand};
 use super::docpath::{self, Parent};
@@ -139,18 +141,19 @@ fn add(existing: Option<&AttributeValue>, v: &AttributeValue) -> Result<Attribut
     })
 }
 
-fn union<T: PartialEq + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+/// `a` then the elements of `b` it lacks, in linear time (sets can hold hundreds of
+/// thousands of elements).
+fn union<T: Eq + Hash + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    let have: HashSet<&T> = a.iter().collect();
     let mut out = a.to_vec();
-    for e in b {
-        if !out.contains(e) {
-            out.push(e.clone());
-        }
-    }
+    out.extend(b.iter().filter(|e| !have.contains(e)).cloned());
     out
 }
 
-fn difference<T: PartialEq + Clone>(a: &[T], b: &[T]) -> Vec<T> {
-    a.iter().filter(|e| !b.contains(e)).cloned().collect()
+/// The elements of `a` not in `b`, in linear time.
+fn difference<T: Eq + Hash + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    let gone: HashSet<&T> = b.iter().collect();
+    a.iter().filter(|e| !gone.contains(e)).cloned().collect()
 }
 
 /// DELETE: set difference; a set left empty is removed; a missing set is no change.
