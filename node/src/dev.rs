@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::host::NodeConfig;
 use crate::node_cmd::{self, AutoscaleArgs, RaftArgs};
-use crate::router_cmd::{self, RouterArgs};
+use crate::router_cmd::{self, ConnectionArgs, RouterArgs};
 use crate::telemetry;
 
 /// Nodes of the local cluster.
@@ -37,14 +37,16 @@ pub struct DevArgs {
     /// Enable fault injection on the API: fail a fraction of calls with a chosen
     /// DynamoDB error and add latency, set at http://HOST:PORT/_rotor/faults (see the
     /// README). For testing applications' retries.
-    #[arg(long)]
+    #[arg(long, env = "ROTOR_FAULT_INJECTION")]
     pub fault_injection: bool,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     #[command(flatten)]
     pub raft: RaftArgs,
     #[command(flatten)]
     pub autoscale: AutoscaleArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
-    #[arg(long, default_value = "info,openraft=off")]
+    #[arg(long, env = "ROTOR_LOG", default_value = "info,openraft=off")]
     pub log: String,
 }
 
@@ -106,6 +108,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?,
         partitions: args.partitions,
         request_deadline_secs: 10,
+        connections: args.connections.clone(),
         fault_injection: args.fault_injection,
         log: args.log.clone(),
     };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use rotor_router::conn::ConnectionLimits;
 use rotor_router::faults::ApiFaults;
 use rotor_router::{ClusterBackend, ClusterOptions, ServerOptions};
 
@@ -27,16 +28,41 @@ pub struct RouterArgs {
     pub partitions: u32,
     /// Seconds a request may spend finding a leader or a live replica before it fails
     /// with ServiceUnavailable (the client's SDK then retries).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "ROTOR_REQUEST_DEADLINE_SECS", default_value_t = 10)]
     pub request_deadline_secs: u64,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     /// Enable fault injection: fail a fraction of API calls with a chosen DynamoDB error
     /// and add latency, set over HTTP at `/_rotor/faults` on the API port (see the
     /// README). For testing applications' retries; never in production.
-    #[arg(long)]
+    #[arg(long, env = "ROTOR_FAULT_INJECTION")]
     pub fault_injection: bool,
     /// Log filter, e.g. `info`, `debug`, `rotor_router=debug` (RUST_LOG overrides it).
-    #[arg(long, default_value = "info")]
+    #[arg(long, env = "ROTOR_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// How the API port bounds its clients (`rotor router` and `rotor dev`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Client connections served at once; more wait to be accepted. Keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "ROTOR_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers, and again its body; a
+    /// connection idle or sending more slowly than that is closed (so slow clients
+    /// cannot hold connections).
+    #[arg(long, env = "ROTOR_READ_TIMEOUT_SECS", default_value_t = 30)]
+    pub read_timeout_secs: u64,
+}
+
+impl ConnectionArgs {
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            read_timeout: Duration::from_secs(self.read_timeout_secs.max(1)),
+        }
+    }
 }
 
 /// Serves the API for the cluster behind `args.nodes` until `shutdown` resolves.
@@ -74,7 +100,11 @@ pub async fn serve(
         );
         Arc::new(ApiFaults::default())
     });
-    let options = ServerOptions { metrics, faults };
+    let options = ServerOptions {
+        limits: args.connections.limits(),
+        metrics,
+        faults,
+    };
     rotor_router::serve(listener, backend, options, shutdown).await?;
     Ok(())
 }

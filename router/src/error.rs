@@ -35,6 +35,9 @@ pub enum ApiError {
     MissingAuthenticationToken,
     #[error("{0}")]
     RequestTooLarge(String),
+    /// The body did not arrive within the read timeout (a slow or stalled client).
+    #[error("The request body did not arrive within {} s; send it at once, or in less time", .0.as_secs())]
+    RequestTimeout(std::time::Duration),
     #[error("{0}")]
     ProvisionedThroughputExceeded(String),
     /// A table's or a partition's capacity limit was reached (`reason`: DynamoDB's
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::UnknownOperation => "UnknownOperationException",
             ApiError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::RequestTimeout(_) => "RequestTimeoutException",
             ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
             ApiError::CapacityExceeded {
                 on_demand: true, ..
@@ -109,13 +113,16 @@ impl ApiError {
             ApiError::Internal(_) | ApiError::InjectedInternal(_) => 500,
             ApiError::ServiceUnavailable(_) => 503,
             ApiError::RequestTooLarge(_) => 413,
+            ApiError::RequestTimeout(_) => 408,
             _ => 400,
         }
     }
 
     fn namespace(&self) -> &'static str {
         match self {
-            ApiError::Serialization(_) | ApiError::UnknownOperation => CORAL,
+            ApiError::Serialization(_)
+            | ApiError::UnknownOperation
+            | ApiError::RequestTimeout(_) => CORAL,
             ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATION,
             ApiError::Throttling(_) => CORAL,
             ApiError::ObjectNotFound(_) => AUTO_SCALING,

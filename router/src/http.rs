@@ -2,8 +2,10 @@
 //!
 //! Every request gets a request id (returned as `x-amzn-RequestId`), a tracing span, a
 //! count and a latency in metrics, and a body CRC32 (`x-amz-crc32`, which boto3 checks).
-//! Bodies over 16 MB, malformed JSON and unknown targets are answered with DynamoDB's
-//! errors before any work is done.
+//! Bodies over 16 MB (by their Content-Length, before any is read), malformed JSON and
+//! unknown targets are answered with DynamoDB's errors before any work is done; a body
+//! that takes longer than the read timeout to arrive is refused and its connection
+//! closed.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use serde_json::Value as Json;
 use tracing::Instrument;
 
 use crate::backend::Backend;
+use crate::conn::{serve_connections, ConnectionLimits};
 use crate::error::ApiError;
 use crate::faults::{ApiFaultRule, ApiFaults};
 use crate::operation::Operation;
@@ -32,6 +35,8 @@ pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 
 #[derive(Clone, Default)]
 pub struct ServerOptions {
+    /// How many connections at once, and how long a client may take to send.
+    pub limits: ConnectionLimits,
     pub metrics: Option<MetricsRender>,
     /// Fault injection (`--fault-injection`): when set, every API call passes through it
     /// and `/_rotor/faults` controls it.
@@ -51,6 +56,7 @@ pub async fn serve<B: Backend>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let faults = options.faults.clone();
+    let limits = options.limits;
     let state = Arc::new(AppState { backend, options });
     let mut app = Router::new()
         .route(
@@ -68,13 +74,7 @@ pub async fn serve<B: Backend>(
         .fallback(post(handle_api::<B>))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);
-    // Nagle off: a response must not wait for the client's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_connections(listener, app, limits, shutdown).await
 }
 
 /// Where fault injection is controlled, on the API port, when it is enabled.
@@ -132,11 +132,16 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
         }
         let (parts, body) = req.into_parts();
         let region = signed_region(&parts.headers);
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        let too_large =
+            || ApiError::RequestTooLarge(format!("Request size exceeded {MAX_BODY_BYTES} bytes"));
+        if content_length(&parts.headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let read_timeout = state.options.limits.read_timeout;
+        let body = tokio::time::timeout(read_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES))
             .await
-            .map_err(|_| {
-                ApiError::RequestTooLarge(format!("Request size exceeded {MAX_BODY_BYTES} bytes"))
-            })?;
+            .map_err(|_| ApiError::RequestTimeout(read_timeout))?
+            .map_err(|_| too_large())?;
         let json = parse_body(&body)?;
         if let Some(faults) = &state.options.faults {
             faults.before_call(op.name()).await?;
@@ -169,7 +174,13 @@ async fn handle_api<B: Backend>(State(state): State<Arc<AppState<B>>>, req: Requ
         }
     };
     let service = op.map_or(crate::operation::Service::DynamoDb, Operation::service);
-    json_response(status, &body, &request_id, service.content_type())
+    let mut resp = json_response(status, &body, &request_id, service.content_type());
+    // A body refused unread (too large, too slow) leaves the connection unusable.
+    if matches!(status.as_u16(), 408 | 413) {
+        resp.headers_mut()
+            .insert("connection", HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// The region in the request's SigV4 credential scope
@@ -183,6 +194,13 @@ fn signed_region(headers: &HeaderMap) -> &str {
         .and_then(|scope| scope.split('/').nth(2))
         .filter(|r| !r.is_empty())
         .unwrap_or("ddblocal")
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn target(headers: &HeaderMap) -> Option<&str> {

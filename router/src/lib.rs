@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   HTTP POST /  (X-Amz-Target: DynamoDB_20120810.<Op>)
+//!     conn       connections: how many at once, how long a client may take to send
 //!     http       body limits, request id, CRC32, span and metrics per request
 //!     operation  the Operation enum: what the target names
 //!     ops/*      one file per family: validate, parse expressions, route, answer
@@ -14,6 +15,7 @@
 pub mod backend;
 pub mod capacity;
 pub mod cluster;
+pub mod conn;
 pub mod error;
 pub mod faults;
 pub mod http;

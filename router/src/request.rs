@@ -2,11 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use rotor_model::value::item_from_json;
+use rotor_model::expr::check_placeholder;
+use rotor_model::expr::limits::MAX_SUBSTITUTION_BYTES;
+use rotor_model::value::{check_name, item_from_json};
 use rotor_model::{AttributeValue, Item};
 use serde_json::{Map, Value as Json};
 
 use crate::error::{ApiError, ApiResult};
+
+/// ExpressionAttributeNames: `#placeholder` -> attribute name.
+pub type Names = BTreeMap<String, String>;
+/// ExpressionAttributeValues: `:placeholder` -> value.
+pub type Values = BTreeMap<String, AttributeValue>;
 
 /// A request body: a JSON object.
 pub struct Request<'a> {
@@ -93,53 +100,58 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// `ExpressionAttributeNames`.
-    pub fn names(&self) -> ApiResult<Option<BTreeMap<String, String>>> {
-        let Some(m) = self.object("ExpressionAttributeNames")? else {
+    /// `ExpressionAttributeNames` and `ExpressionAttributeValues`, with DynamoDB's checks
+    /// of each key and name and of their total size.
+    pub fn substitutions(&self) -> ApiResult<(Option<Names>, Option<Values>)> {
+        let mut total = 0;
+        let names = self.names(&mut total)?;
+        let values = self.values(&mut total)?;
+        if total > MAX_SUBSTITUTION_BYTES {
+            return Err(ApiError::validation(format!(
+                "ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum allowed size; size: {total}, maximum: {MAX_SUBSTITUTION_BYTES}"
+            )));
+        }
+        Ok((names, values))
+    }
+
+    /// `ExpressionAttributeNames`; adds the bytes of its keys and names to `total`.
+    fn names(&self, total: &mut usize) -> ApiResult<Option<Names>> {
+        let what = "ExpressionAttributeNames";
+        let Some(m) = self.object(what)? else {
             return Ok(None);
         };
         if m.is_empty() {
-            return Err(ApiError::validation(
-                "ExpressionAttributeNames must not be empty",
-            ));
+            return Err(ApiError::validation(format!("{what} must not be empty")));
         }
         let mut out = BTreeMap::new();
         for (k, v) in m {
-            if !k.starts_with('#') || k.len() < 2 {
-                return Err(ApiError::validation(format!(
-                    "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
-                )));
-            }
-            let v = v
-                .as_str()
-                .ok_or_else(|| type_error("ExpressionAttributeNames", "string"))?;
-            out.insert(k.clone(), v.to_owned());
+            check_placeholder(what, '#', k)?;
+            let name = v.as_str().ok_or_else(|| type_error(what, "string"))?;
+            check_name(name).map_err(|e| {
+                ApiError::validation(format!("{what} contains invalid value: {e} for key {k}"))
+            })?;
+            *total += k.len() + name.len();
+            out.insert(k.clone(), name.to_owned());
         }
         Ok(Some(out))
     }
 
-    /// `ExpressionAttributeValues`.
-    pub fn values(&self) -> ApiResult<Option<BTreeMap<String, AttributeValue>>> {
-        let Some(m) = self.object("ExpressionAttributeValues")? else {
+    /// `ExpressionAttributeValues`; adds the bytes of its keys and values to `total`.
+    fn values(&self, total: &mut usize) -> ApiResult<Option<Values>> {
+        let what = "ExpressionAttributeValues";
+        let Some(m) = self.object(what)? else {
             return Ok(None);
         };
         if m.is_empty() {
-            return Err(ApiError::validation(
-                "ExpressionAttributeValues must not be empty",
-            ));
+            return Err(ApiError::validation(format!("{what} must not be empty")));
         }
         let mut out = BTreeMap::new();
         for (k, v) in m {
-            if !k.starts_with(':') || k.len() < 2 {
-                return Err(ApiError::validation(format!(
-                    "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
-                )));
-            }
+            check_placeholder(what, ':', k)?;
             let value = AttributeValue::from_json(v).map_err(|e| {
-                ApiError::validation(format!(
-                    "ExpressionAttributeValues contains invalid value: {e} for key {k}"
-                ))
+                ApiError::validation(format!("{what} contains invalid value: {e} for key {k}"))
             })?;
+            *total += k.len() + value.size();
             out.insert(k.clone(), value);
         }
         Ok(Some(out))

@@ -477,11 +477,19 @@ fn registered<B: Backend>(
     Ok(out)
 }
 
+/// Most `ResourceIds` a Describe call may filter on (Application Auto Scaling's limit).
+const MAX_RESOURCE_IDS: usize = 50;
+
 /// Whether a Describe call's optional `ResourceIds`/`ResourceId` and
 /// `ScalableDimension` filters keep this target.
 fn wanted(req: &Request<'_>, def: &TableDef, dim: CapacityDimension) -> ApiResult<bool> {
     let resource = format!("table/{}", def.name);
     if let Some(ids) = req.array("ResourceIds")? {
+        if ids.len() > MAX_RESOURCE_IDS {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at 'resourceIds' failed to satisfy constraint: Member must have length less than or equal to {MAX_RESOURCE_IDS}"
+            )));
+        }
         if !ids.iter().any(|i| i.as_str() == Some(resource.as_str())) {
             return Ok(false);
         }

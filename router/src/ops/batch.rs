@@ -70,7 +70,7 @@ pub async fn batch_get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
                 "The list of keys in RequestItems for BatchGetItem is required: {name} has empty list"
             ))
         })?;
-        let (names, values) = (table_req.names()?, table_req.values()?);
+        let (names, values) = table_req.substitutions()?;
         let mut parser = Parser::new(ExprInput {
             names: names.as_ref(),
             values: values.as_ref(),

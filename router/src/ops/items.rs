@@ -99,7 +99,7 @@ pub(super) fn projection(req: &Request, parser: &mut Parser) -> ApiResult<Option
 
 /// The `ConditionExpression` of a write that takes no other expression.
 fn parse_condition(req: &Request) -> ApiResult<Option<Condition>> {
-    let (names, values) = (req.names()?, req.values()?);
+    let (names, values) = req.substitutions()?;
     let mut parser = Parser::new(ExprInput {
         names: names.as_ref(),
         values: values.as_ref(),
@@ -187,7 +187,7 @@ pub async fn get_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
     })?;
     let consistent = req.bool("ConsistentRead")?.unwrap_or(false);
     let report = CapacityReport::from_request(req)?;
-    let (names, values) = (req.names()?, req.values()?);
+    let (names, values) = req.substitutions()?;
     let mut parser = Parser::new(ExprInput {
         names: names.as_ref(),
         values: values.as_ref(),
@@ -236,7 +236,7 @@ pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
     )?;
     let on_failure = return_old_on_failure(req)?;
     let report = CapacityReport::from_request(req)?;
-    let (names, values) = (req.names()?, req.values()?);
+    let (names, values) = req.substitutions()?;
     let mut parser = Parser::new(ExprInput {
         names: names.as_ref(),
         values: values.as_ref(),

@@ -207,7 +207,7 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
         ],
         &["KeyConditionExpression", "FilterExpression"],
     )?;
-    let (names, values) = (req.names()?, req.values()?);
+    let (names, values) = req.substitutions()?;
     let mut parser = Parser::new(ExprInput {
         names: names.as_ref(),
         values: values.as_ref(),
@@ -377,7 +377,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
         &["FilterExpression", "ProjectionExpression"],
         &["FilterExpression"],
     )?;
-    let (names, values) = (req.names()?, req.values()?);
+    let (names, values) = req.substitutions()?;
     let mut parser = Parser::new(ExprInput {
         names: names.as_ref(),
         values: values.as_ref(),

@@ -11,6 +11,9 @@ use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{validate_table_name, validation_errors, Request};
 
+/// Longest name of a key attribute (table and index keys), in bytes.
+const MAX_KEY_NAME_BYTES: usize = 255;
+
 fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -470,6 +473,7 @@ fn parse_attribute_definitions(req: &Request) -> ApiResult<Vec<KeyAttribute>> {
         )
     })?;
     let mut out: Vec<KeyAttribute> = Vec::with_capacity(defs.len());
+    let mut seen = std::collections::HashSet::with_capacity(defs.len());
     for d in defs {
         let name = d
             .get("AttributeName")
@@ -489,7 +493,12 @@ fn parse_attribute_definitions(req: &Request) -> ApiResult<Vec<KeyAttribute>> {
                 "1 validation error detected: Value null at 'attributeDefinitions.1.member.attributeName' failed to satisfy constraint: Member must not be null",
             ));
         }
-        if out.iter().any(|a| a.name == name) {
+        if name.len() > MAX_KEY_NAME_BYTES {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{name}' at 'attributeDefinitions.1.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to {MAX_KEY_NAME_BYTES}"
+            )));
+        }
+        if !seen.insert(name) {
             return Err(ApiError::validation(format!(
                 "Cannot have two attributes with the same name. Attribute name: {name}"
             )));
