@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: builds Rotor once (one profile), runs the
-# Rust unit and integration tests (AWS SDK for Rust against a real `rotor`), then the
-# boto3 suite (pytest, in a virtualenv it creates).
+# Rust unit and integration tests (AWS SDK for Rust against a real `rotor`), a short
+# fuzzing run, then the boto3 suite (pytest, in a virtualenv it creates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ cargo build --workspace --all-targets
 
 step "Rust tests (unit, and the AWS SDK for Rust against rotor)"
 cargo test --workspace
+
+step "fuzzing: every target for 20 s (longer runs: tests/fuzz/run.sh --help)"
+tests/fuzz/run.sh --seconds 20
 
 step "Python tests (boto3 against rotor)"
 if [ ! -x .venv/bin/pytest ]; then

@@ -117,15 +117,24 @@ pub fn sdk_client_with_attempts(endpoint: &str, max_attempts: u32) -> aws_sdk_dy
 impl Rotor {
     /// Starts `rotor dev` on a fresh data directory.
     pub fn start() -> Rotor {
+        Rotor::start_with(&[])
+    }
+
+    /// Starts `rotor dev` on a fresh data directory with extra arguments.
+    pub fn start_with(args: &[&str]) -> Rotor {
         let temp = tempfile::tempdir().expect("temp dir");
         let dir = temp.path().to_path_buf();
-        let mut r = Rotor::start_on(&dir, free_port(), free_ports(3));
+        let mut r = Rotor::start_on_with(&dir, free_port(), free_ports(3), args);
         r._temp = Some(temp);
         r
     }
 
     /// Starts `rotor dev` on an existing data directory and ports.
     pub fn start_on(data_dir: &Path, port: u16, node_port: u16) -> Rotor {
+        Rotor::start_on_with(data_dir, port, node_port, &[])
+    }
+
+    fn start_on_with(data_dir: &Path, port: u16, node_port: u16, args: &[&str]) -> Rotor {
         let bin = rotor_bin();
         assert!(
             bin.exists(),
@@ -136,6 +145,7 @@ impl Rotor {
             .args(["dev", "--port", &port.to_string()])
             .args(["--node-port", &node_port.to_string(), "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -179,6 +189,13 @@ impl Rotor {
     /// An AWS SDK client for this server (dummy credentials, plain HTTP).
     pub fn client(&self) -> aws_sdk_dynamodb::Client {
         sdk_client(&self.endpoint())
+    }
+
+    /// Whether the process is still running (it has not crashed or exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// `kill -9`: nothing gets a chance to flush.

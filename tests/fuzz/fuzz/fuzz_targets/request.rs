@@ -1,0 +1,4 @@
+//! libFuzzer entry point for `rotor_fuzz::targets::request`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rotor_fuzz::targets::request(data));
