@@ -49,6 +49,10 @@ def candidates():
     haystack = "A" * 266_000 + "AQ=="  # 200 KB of zero bytes, then a 1
     needle = "A" * 133_000 + "AQ=="
     key = {"pk": {"S": "k"}}
+    within = []
+    while len(",".join(within)) < 4090:
+        within.append(f"p{len(within)}")
+    within = ",".join(within[:-1])
     return [
         ("PutItem: string set of 40,000 members (duplicate check)", "PutItem",
          {"TableName": TABLE, "Item": {"pk": {"S": "set"}, "s": {"SS": strings}}}),
@@ -65,6 +69,8 @@ def candidates():
           "ExpressionAttributeValues": {":n": {"B": needle}}}),
         ("GetItem: ProjectionExpression of 40,000 paths (overlap check)", "GetItem",
          {"TableName": TABLE, "Key": key, "ProjectionExpression": paths}),
+        (f"GetItem: ProjectionExpression of 4 KB ({within.count(',') + 1} paths)", "GetItem",
+         {"TableName": TABLE, "Key": key, "ProjectionExpression": within}),
         ("PutItem: ConditionExpression of 299 nested NOT (...)", "PutItem",
          {"TableName": TABLE, "Item": {"pk": {"S": "not"}},
           "ConditionExpression": "NOT (" * 149 + "attribute_not_exists(pk)" + ")" * 149}),
@@ -80,8 +86,9 @@ def main():
     binary = sys.argv[1]
     data = tempfile.mkdtemp(prefix="rotor-worst-")
     port, node_port = 18_600, 18_610
+    log = open(os.path.join(data, "rotor.log"), "wb")
     proc = subprocess.Popen([binary, "dev", "--port", str(port), "--node-port", str(node_port),
-                             "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--data-dir", os.path.join(data, "db")], stdout=log, stderr=log)
     try:
         for _ in range(300):
             try:
@@ -101,15 +108,22 @@ def main():
         print(f"idle cluster: {idle:.3f} CPU s per s")
         for what, op, body in candidates():
             before, t0 = cpu_seconds(proc.pid), time.monotonic()
-            status, text = call(port, op, body)
+            try:
+                status, text = call(port, op, body)
+            except OSError as e:
+                print(f"{'':8}          {what}: no answer ({e})")
+                break
             time.sleep(SETTLE)
             cost = cpu_seconds(proc.pid) - before - idle * (time.monotonic() - t0)
             verdict = "accepted" if status == 200 else "refused "
             detail = "" if status == 200 else " " + json.loads(text).get("message", "")[:70]
             print(f"{max(cost, 0):8.2f} CPU s  {verdict} {status}  {what}{detail}")
             if proc.poll() is not None:
-                print("rotor exited")
                 break
+        if proc.poll() is not None:
+            print(f"rotor exited ({proc.returncode}); the end of its log:")
+            with open(os.path.join(data, "rotor.log"), errors="replace") as f:
+                print("".join(f.readlines()[-5:]))
     finally:
         proc.kill()
         proc.wait()

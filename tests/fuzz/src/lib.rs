@@ -14,8 +14,11 @@
 pub mod memory;
 pub mod targets;
 
+/// A fuzz target: returns normally on any input, panics on a bug.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `fuzz/` and the corpus folders name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("attribute_value", targets::attribute_value),
     ("expression", targets::expression),
     ("key_encoding", targets::key_encoding),
