@@ -38,35 +38,45 @@ if ! command -v cargo-fuzz >/dev/null; then
 fi
 
 export RUSTC_BOOTSTRAP=1
-fuzz=(cargo fuzz run --fuzz-dir tests/fuzz/fuzz --release --sanitizer none)
+root=$(pwd)
+fuzz=(cargo fuzz run --fuzz-dir "$root/tests/fuzz/fuzz" --release --sanitizer none)
 echo "fuzz: building the targets (coverage-instrumented, release)" >&2
 cargo fuzz build --fuzz-dir tests/fuzz/fuzz --release --sanitizer none
 
-# Several processes per target only when asked: libFuzzer then logs to fuzz-N.log.
+# Several processes per target only when asked: libFuzzer then logs each to fuzz-N.log
+# (in the target's artifacts folder, where the run starts).
 parallel=()
 if [ "$jobs" -gt 1 ]; then
     parallel=(-jobs="$jobs" -workers="$jobs")
 fi
 summary=()
 for t in "${targets[@]}"; do
-    mkdir -p "tests/fuzz/fuzz/corpus/$t" "tests/fuzz/fuzz/artifacts/$t"
-    log="tests/fuzz/fuzz/artifacts/$t/last-run.log"
+    artifacts="$root/tests/fuzz/fuzz/artifacts/$t"
+    mkdir -p "$root/tests/fuzz/fuzz/corpus/$t" "$artifacts"
+    rm -f "$artifacts"/fuzz-*.log
+    log="$artifacts/last-run.log"
+    touch "$artifacts/.started"
     echo "fuzz: $t for ${seconds}s" >&2
     set +e
-    "${fuzz[@]}" "$t" "tests/fuzz/fuzz/corpus/$t" "tests/fuzz/corpus/$t" -- \
+    (cd "$artifacts" && "${fuzz[@]}" "$t" "$root/tests/fuzz/fuzz/corpus/$t" "$root/tests/fuzz/corpus/$t" -- \
         -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=4096 -timeout=10 \
-        "${parallel[@]}" -print_final_stats=1 \
-        -artifact_prefix="tests/fuzz/fuzz/artifacts/$t/" 2>&1 | tee "$log" |
+        "${parallel[@]}" -print_final_stats=1 -artifact_prefix="$artifacts/") 2>&1 | tee "$log" |
         grep --line-buffered -E 'pulse|Done|ERROR|panicked|deadly' >&2
     status=${PIPESTATUS[0]}
     set -e
-    if [ "$status" -ne 0 ]; then
+    found=$(find "$artifacts" -maxdepth 1 -newer "$artifacts/.started" \
+        \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \))
+    if [ "$status" -ne 0 ] || [ -n "$found" ]; then
         echo "fuzz: $t FAILED (exit $status); its output: $log" >&2
-        ls "tests/fuzz/fuzz/artifacts/$t/" | grep -v last-run.log | sed "s|^|fuzz: crash input tests/fuzz/fuzz/artifacts/$t/|" >&2 || true
+        [ -z "$found" ] || printf 'fuzz: input %s\n' $found >&2
         echo "fuzz: replay with: RUSTC_BOOTSTRAP=1 ${fuzz[*]} $t <input>" >&2
         exit 1
     fi
-    runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-    summary+=("$t: $runs executions in ${seconds}s, no crash")
+    # With several processes the run's own log repeats theirs: count each once.
+    counted="$log"
+    [ "$jobs" -gt 1 ] && counted="$artifacts/fuzz-*.log"
+    runs=$(cat $counted | grep -oE 'stat::number_of_executed_units: *[0-9]+' |
+        awk '{s+=$2} END {print s+0}' || true)
+    summary+=("$t: $runs executions in ${seconds}s x $jobs process(es), no crash")
 done
 printf 'fuzz: %s\n' "${summary[@]}" >&2
