@@ -107,9 +107,10 @@ impl<'a> Request<'a> {
         let names = self.names(&mut total)?;
         let values = self.values(&mut total)?;
         if total > MAX_SUBSTITUTION_BYTES {
-            return Err(ApiError::validation(format!(
-                "ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum allowed size; size: {total}, maximum: {MAX_SUBSTITUTION_BYTES}"
-            )));
+            // DynamoDB Local's words; the service's are not known.
+            return Err(ApiError::validation(
+                "ExpressionAttributeValues exceeds max size",
+            ));
         }
         Ok((names, values))
     }

@@ -27,9 +27,13 @@ def test_expression_size_limit(client, hash_table):
 
 def test_operator_limit(client, hash_table):
     values = {":v": {"N": "1"}}
-    ok = " OR ".join(["a = :v"] * 150)  # 299 operators
+    ok = " OR ".join(["a = :v"] * 149)  # with the function and its OR: 299 operators
     client.put_item(TableName=hash_table, Item={"pk": {"S": "a"}}, ConditionExpression=f"attribute_not_exists(pk) OR {ok}",
                     ExpressionAttributeValues=values)
+    # Function calls count as operators.
+    msg = refused(client.put_item, TableName=hash_table, Item={"pk": {"S": "b"}},
+                  ConditionExpression=" OR ".join(["attribute_exists(a)"] * 151))
+    assert "operator count: 301" in msg
     over = " OR ".join(["a = :v"] * 151)  # 301
     msg = refused(client.put_item, TableName=hash_table, Item={"pk": {"S": "b"}},
                   ConditionExpression=over, ExpressionAttributeValues=values)
@@ -56,6 +60,14 @@ def test_placeholder_and_name_lengths(client, hash_table):
     msg = refused(client.put_item, TableName=hash_table, Item={"pk": {"S": "a"}, long_name: {"S": "x"}})
     assert "Attribute name is too large, must be less than 65536 bytes" in msg
     client.put_item(TableName=hash_table, Item={"pk": {"S": "a"}, "n" * 65535: {"S": "x"}})
+
+
+def test_redundant_parentheses_in_updates(client, hash_table):
+    msg = refused(client.update_item, TableName=hash_table, Key={"pk": {"S": "a"}},
+                  UpdateExpression="SET a = ((:v + :v))", ExpressionAttributeValues={":v": {"N": "1"}})
+    assert msg == "Invalid UpdateExpression: The expression has redundant parentheses;"
+    client.update_item(TableName=hash_table, Key={"pk": {"S": "a"}},
+                       UpdateExpression="SET a = ((:v) + :v)", ExpressionAttributeValues={":v": {"N": "1"}})
 
 
 def test_update_cannot_nest_past_the_limit(client, hash_table):

@@ -272,7 +272,7 @@ fn hostile_expressions_values_and_bodies_get_dynamodb_errors() {
         ),
         (
             json!({"UpdateExpression": "SET a = :v0, b = :v1, c = :v2", "ExpressionAttributeValues": big_values}),
-            "exceed the maximum allowed size",
+            "ExpressionAttributeValues exceeds max size",
         ),
         (
             json!({

@@ -8,8 +8,8 @@
 
 use super::lexer::{lex, syntax_error, TokKind, Token};
 use super::limits::{
-    nested_too_deeply, path_too_deep, too_many_operators, MAX_NESTING, MAX_OPERATORS,
-    MAX_PATH_DEPTH, REDUNDANT_PARENTHESES,
+    path_too_deep, too_many_operators, MAX_NESTING, MAX_OPERATORS, MAX_PATH_DEPTH,
+    REDUNDANT_PARENTHESES,
 };
 use super::syntax::{RawAction, RawCond, RawElem, RawOperand, RawPath, RawSetValue, RawUpdate};
 
@@ -29,14 +29,6 @@ pub(crate) type PResult<T> = Result<T, String>;
 enum Node {
     Cond(Box<RawCond>),
     Operand(Box<RawOperand>),
-}
-
-/// What opens a nesting level.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Nest {
-    Paren,
-    Not,
-    Call,
 }
 
 pub(crate) struct Grammar<'s> {
@@ -73,15 +65,11 @@ impl<'s> Grammar<'s> {
         Ok(())
     }
 
-    /// Runs `f` one nesting level (`what`) deeper; fails past [`MAX_NESTING`].
-    fn nested<T>(&mut self, what: Nest, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+    /// Runs `f` one nesting level deeper; fails past [`MAX_NESTING`] (only redundant
+    /// parentheses nest that deep within [`MAX_OPERATORS`]).
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
         if self.nesting >= MAX_NESTING {
-            // Conditions allow no `((x))`; updates do.
-            let redundant = what == Nest::Paren && self.keywords == CONDITION_KEYWORDS;
-            return Err(match redundant {
-                true => REDUNDANT_PARENTHESES.to_owned(),
-                false => nested_too_deeply(),
-            });
+            return Err(REDUNDANT_PARENTHESES.to_owned());
         }
         self.nesting += 1;
         let out = f(self);
@@ -212,7 +200,7 @@ impl<'s> Grammar<'s> {
     fn operand(&mut self) -> PResult<RawOperand> {
         if self.is_sym("(") {
             self.bump();
-            let inner = self.nested(Nest::Paren, Self::operand)?;
+            let inner = self.nested(Self::operand)?;
             self.expect_sym(")")?;
             return Ok(RawOperand::Paren(Box::new(inner)));
         }
@@ -230,8 +218,9 @@ impl<'s> Grammar<'s> {
     fn call(&mut self) -> PResult<RawOperand> {
         let t = self.bump();
         let name = self.text(t).to_owned();
+        self.operator()?;
         self.expect_sym("(")?;
-        let args = self.nested(Nest::Call, Self::operand_list)?;
+        let args = self.nested(Self::operand_list)?;
         self.expect_sym(")")?;
         Ok(RawOperand::Call(name, args))
     }
@@ -298,7 +287,7 @@ impl<'s> Grammar<'s> {
         }
         self.bump();
         self.operator()?;
-        let inner = self.nested(Nest::Not, |g| g.not(false))?;
+        let inner = self.nested(|g| g.not(false))?;
         let inner = self.need_cond(inner)?;
         Ok(Node::Cond(Box::new(RawCond::Not(inner))))
     }
@@ -306,7 +295,7 @@ impl<'s> Grammar<'s> {
     fn primary(&mut self, group: bool) -> PResult<Node> {
         let left = if self.is_sym("(") {
             self.bump();
-            let inner = self.nested(Nest::Paren, |g| g.or(true))?;
+            let inner = self.nested(|g| g.or(true))?;
             self.expect_sym(")")?;
             match inner {
                 Node::Cond(c) => return Ok(Node::Cond(Box::new(RawCond::Paren(c)))),
@@ -425,10 +414,12 @@ impl<'s> Grammar<'s> {
     fn set_value(&mut self) -> PResult<RawSetValue> {
         let left = if self.is_sym("(") {
             self.bump();
-            let inner = self.nested(Nest::Paren, Self::set_value)?;
+            let inner = self.nested(Self::set_value)?;
             self.expect_sym(")")?;
             match inner {
-                RawSetValue::Arith(..) => return Ok(inner),
+                RawSetValue::Arith(..) | RawSetValue::Paren(_) => {
+                    return Ok(RawSetValue::Paren(Box::new(inner)))
+                }
                 RawSetValue::Operand(o) => RawOperand::Paren(Box::new(o)),
             }
         } else {

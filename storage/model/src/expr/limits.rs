@@ -8,17 +8,16 @@ use super::parser::ExprKind;
 /// Longest expression text, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 4 * 1024;
 
-/// Most operators in one expression: comparisons, `BETWEEN`, `IN` (one, whatever its
-/// operands), `AND`, `OR`, `NOT`; `+` and `-` in updates. Function calls and the `=` of
-/// `SET` do not count, as in DynamoDB.
+/// Most operators and functions in one expression: comparisons, `BETWEEN`, `IN` (one,
+/// whatever its operands), `AND`, `OR`, `NOT`, every function call; `+` and `-` in
+/// updates (the `=` of `SET` does not count), as DynamoDB counts them.
 pub const MAX_OPERATORS: usize = 300;
 
 /// Deepest nesting of parentheses, `NOT`s and function calls the grammar follows.
-/// DynamoDB documents no such limit. Every level of a meaningful nesting needs an
-/// operator, so within [`MAX_OPERATORS`] a condition nested deeper has redundant
-/// parentheses (DynamoDB's error for it); updates may nest functions and parentheses
-/// this deep, which no real expression does (the 4 KB hold 290 `list_append`s). The
-/// bound keeps every recursion over the trees well inside a thread's stack (see the
+/// DynamoDB documents no such limit, but every level of a meaningful nesting needs an
+/// operator or a function, so within [`MAX_OPERATORS`] anything nested deeper has
+/// redundant parentheses, which DynamoDB refuses in every expression. The bound keeps
+/// every recursion over the trees well inside a thread's stack (see the
 /// `worst_case_fits_a_small_stack` test).
 pub const MAX_NESTING: usize = 2 * MAX_OPERATORS + 2;
 
@@ -47,19 +46,10 @@ pub(crate) fn too_many_operators(count: usize) -> String {
     format!("The expression contains too many operators; operator count: {count}")
 }
 
-/// DynamoDB's message for `((x))`; in conditions, the only reason to nest deeper than
-/// [`MAX_NESTING`].
+/// DynamoDB's message for `((x))`, the only way to nest deeper than [`MAX_NESTING`].
 pub(crate) const REDUNDANT_PARENTHESES: &str = "The expression has redundant parentheses;";
 
 /// The message for a document path longer than [`MAX_PATH_DEPTH`].
 pub(crate) fn path_too_deep(levels: usize) -> String {
     format!("The document path has too many nesting levels; nesting levels: {levels}")
-}
-
-/// The message for an update expression nested deeper than [`MAX_NESTING`].
-pub(crate) fn nested_too_deeply() -> String {
-    format!(
-        "The expression is nested too deeply; nesting levels: {}, maximum: {MAX_NESTING}",
-        MAX_NESTING + 1
-    )
 }

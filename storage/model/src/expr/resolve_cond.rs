@@ -5,6 +5,7 @@
 use super::ast::{Comparator, Condition, Operand, Path};
 use super::compare::compare_values;
 use super::errors::Cat;
+use super::limits::REDUNDANT_PARENTHESES;
 use super::resolve::{long_type_name, show_value, Resolver};
 use super::syntax::{RawCond, RawOperand};
 use crate::value::{AttributeValue, ValueType};
@@ -49,8 +50,7 @@ impl Resolver<'_> {
         match raw {
             RawCond::Paren(inner) => {
                 if matches!(**inner, RawCond::Paren(_)) {
-                    self.errs
-                        .set(Cat::Parens, "The expression has redundant parentheses;");
+                    self.errs.set(Cat::Parens, REDUNDANT_PARENTHESES);
                 }
                 self.condition(inner)
             }
@@ -85,8 +85,7 @@ impl Resolver<'_> {
     pub fn operand(&mut self, raw: &RawOperand) -> Option<Operand> {
         let (op, redundant) = raw.unwrap_parens();
         if redundant {
-            self.errs
-                .set(Cat::Parens, "The expression has redundant parentheses;");
+            self.errs.set(Cat::Parens, REDUNDANT_PARENTHESES);
         }
         match op {
             RawOperand::Path(p) => Some(Operand::Path(self.path(p)?)),
@@ -230,8 +229,7 @@ impl Resolver<'_> {
     fn condition_call(&mut self, call: &RawOperand) -> Option<Condition> {
         let (op, redundant) = call.unwrap_parens();
         if redundant {
-            self.errs
-                .set(Cat::Parens, "The expression has redundant parentheses;");
+            self.errs.set(Cat::Parens, REDUNDANT_PARENTHESES);
         }
         let RawOperand::Call(name, args) = op else {
             return None;

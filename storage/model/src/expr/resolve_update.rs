@@ -3,6 +3,7 @@
 
 use super::ast::{Path, SetValue, UpdateAction, UpdateExpr, UpdateOperand};
 use super::errors::Cat;
+use super::limits::REDUNDANT_PARENTHESES;
 use super::resolve::{long_type_name, Resolver};
 use super::syntax::{RawAction, RawOperand, RawSetValue, RawUpdate};
 use crate::value::{AttributeValue, ValueType};
@@ -106,6 +107,12 @@ impl Resolver<'_> {
 
     fn set_value(&mut self, raw: &RawSetValue) -> Option<SetValue> {
         match raw {
+            RawSetValue::Paren(inner) => {
+                if matches!(**inner, RawSetValue::Paren(_)) {
+                    self.errs.set(Cat::Parens, REDUNDANT_PARENTHESES);
+                }
+                self.set_value(inner)
+            }
             RawSetValue::Operand(o) => Some(SetValue::Operand(self.update_operand(o)?)),
             RawSetValue::Arith(op, a, b) => {
                 let (x, y) = (self.update_operand(a), self.update_operand(b));
@@ -129,7 +136,11 @@ impl Resolver<'_> {
     }
 
     fn update_operand(&mut self, raw: &RawOperand) -> Option<UpdateOperand> {
-        match raw.unwrap_parens().0 {
+        let (op, redundant) = raw.unwrap_parens();
+        if redundant {
+            self.errs.set(Cat::Parens, REDUNDANT_PARENTHESES);
+        }
+        match op {
             RawOperand::Path(p) => Some(UpdateOperand::Path(self.path(p)?)),
             RawOperand::Value(v) => Some(UpdateOperand::Value(self.value(v)?)),
             RawOperand::Call(name, args) => self.update_call(name, args),
@@ -170,11 +181,17 @@ impl Resolver<'_> {
             return Some(UpdateOperand::IfNotExists(p, Box::new(b?)));
         }
         for v in [&a, &b].into_iter().flatten() {
-            if let UpdateOperand::Value(v) = v {
-                if v.value_type() != ValueType::L {
+            match v {
+                UpdateOperand::Value(v) if v.value_type() != ValueType::L => {
                     self.errs
                         .set(Cat::Function, fn_type_error(name, v.value_type()));
                 }
+                // DynamoDB allows no list_append inside another.
+                UpdateOperand::ListAppend(..) => self.errs.set(
+                    Cat::Misused,
+                    "The function is not allowed to be used this way in an expression; function: list_append",
+                ),
+                _ => {}
             }
         }
         Some(UpdateOperand::ListAppend(Box::new(a?), Box::new(b?)))

@@ -60,6 +60,8 @@ pub(crate) enum RawSetValue {
     Operand(RawOperand),
     /// `a + b` or `a - b` (the char is `+` or `-`).
     Arith(char, RawOperand, RawOperand),
+    /// `( a + b )`, or parentheses around such a group.
+    Paren(Box<RawSetValue>),
 }
 
 /// One update action as written; `section` is SET, REMOVE, ADD or DELETE.

@@ -293,6 +293,12 @@ fn update_parsing() {
     );
     assert!(vals().update("set a = (b - :v) remove c").is_ok());
     assert!(vals().update("SET a = (b) + (:v)").is_ok());
+    assert!(vals()
+        .update("SET a = ((b) + :v), c = list_append((:l), :l)")
+        .is_ok());
+    assert!(vals()
+        .update("SET a = if_not_exists(b, if_not_exists(c, :v))")
+        .is_ok());
 }
 
 #[test]
@@ -320,6 +326,12 @@ fn rejects_updates() {
         ("ADD n :l", "Incorrect operand type for operator or function; operator: ADD, operand type: LIST, typeSet: ALLOWED_FOR_ADD_OPERAND"),
         ("DELETE ss :s", "Incorrect operand type for operator or function; operator: DELETE, operand type: STRING, typeSet: ALLOWED_FOR_DELETE_OPERAND"),
         ("DELETE ss :v", "Incorrect operand type for operator or function; operator: DELETE, operand type: NUMBER, typeSet: ALLOWED_FOR_DELETE_OPERAND"),
+        // As DynamoDB Local 1.25 answers them (probed by hand).
+        ("SET a = ((:v))", "The expression has redundant parentheses;"),
+        ("SET a = ((:v + :v))", "The expression has redundant parentheses;"),
+        ("SET a = list_append(((:l)), :l)", "The expression has redundant parentheses;"),
+        ("SET a = ((:v)) REMOVE name", "The expression has redundant parentheses;"),
+        ("SET a = list_append(list_append(:l, :l), :l)", "The function is not allowed to be used this way in an expression; function: list_append"),
     ];
     for (text, m) in cases {
         assert_eq!(
