@@ -42,14 +42,14 @@ pub struct NodeArgs {
     /// Enable fault injection: delays and drops of this node's raft RPCs to named peers,
     /// set over HTTP at `/_rotor/faults` on --http-listen (see the README). For tests
     /// only; never in production.
-    #[arg(long)]
+    #[arg(long, env = "ROTOR_FAULT_INJECTION")]
     pub fault_injection: bool,
     #[command(flatten)]
     pub raft: RaftArgs,
     #[command(flatten)]
     pub autoscale: AutoscaleArgs,
     /// Log filter, e.g. `info`, `debug`, `rotor_node=debug` (RUST_LOG overrides it).
-    #[arg(long, default_value = "info,openraft=off")]
+    #[arg(long, env = "ROTOR_LOG", default_value = "info,openraft=off")]
     pub log: String,
 }
 
@@ -58,38 +58,38 @@ pub struct NodeArgs {
 pub struct AutoscaleArgs {
     /// Never split partitions for their load or size (a table's WarmThroughput and
     /// the auto scaling of provisioned capacity still apply: users ask for those).
-    #[arg(long)]
+    #[arg(long, env = "ROTOR_NO_AUTOSCALE")]
     pub no_autoscale: bool,
     /// Seconds a partition must stay above the target utilisation before it is split
     /// (DynamoDB: two minutes).
-    #[arg(long, default_value_t = 120.0, value_parser = positive_secs)]
+    #[arg(long, env = "ROTOR_AUTOSCALE_WINDOW_SECS", default_value_t = 120.0, value_parser = positive_secs)]
     pub autoscale_window_secs: f64,
     /// Seconds between measurements of every partition's load.
-    #[arg(long, default_value_t = 5.0, value_parser = positive_secs)]
+    #[arg(long, env = "ROTOR_AUTOSCALE_INTERVAL_SECS", default_value_t = 5.0, value_parser = positive_secs)]
     pub autoscale_interval_secs: f64,
     /// Fraction of a partition's capacity above which it counts as hot (0 to 1).
-    #[arg(long, default_value_t = 0.7, value_parser = fraction)]
+    #[arg(long, env = "ROTOR_AUTOSCALE_TARGET", default_value_t = 0.7, value_parser = fraction)]
     pub autoscale_target: f64,
     /// Read capacity units per second one partition serves (DynamoDB: 3000): its
     /// limit (past it, after five seconds of burst, its reads are throttled), its share
     /// of a table's warm throughput, and what the autoscaler's target is a fraction of.
-    #[arg(long, default_value_t = 3000.0, value_parser = positive_units)]
+    #[arg(long, env = "ROTOR_PARTITION_RCU", default_value_t = 3000.0, value_parser = positive_units)]
     pub partition_rcu: f64,
     /// Write capacity units per second one partition serves (DynamoDB: 1000), in the
     /// same three ways.
-    #[arg(long, default_value_t = 1000.0, value_parser = positive_units)]
+    #[arg(long, env = "ROTOR_PARTITION_WCU", default_value_t = 1000.0, value_parser = positive_units)]
     pub partition_wcu: f64,
     /// A partition holding more bytes than this is split at its size median
     /// (DynamoDB: 10 GB).
-    #[arg(long, default_value_t = 10 * 1024 * 1024 * 1024)]
+    #[arg(long, env = "ROTOR_SPLIT_SIZE_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
     pub split_size_bytes: u64,
     /// Seconds a provisioned table's consumption must stay above its auto scaling
     /// target before its capacity is raised (DynamoDB: two minutes).
-    #[arg(long, default_value_t = 120.0, value_parser = positive_secs)]
+    #[arg(long, env = "ROTOR_CAPACITY_SCALE_OUT_SECS", default_value_t = 120.0, value_parser = positive_secs)]
     pub capacity_scale_out_secs: f64,
     /// Seconds its consumption must stay 20 points below the target before its
     /// capacity is lowered (DynamoDB: fifteen minutes).
-    #[arg(long, default_value_t = 900.0, value_parser = positive_secs)]
+    #[arg(long, env = "ROTOR_CAPACITY_SCALE_IN_SECS", default_value_t = 900.0, value_parser = positive_secs)]
     pub capacity_scale_in_secs: f64,
 }
 
@@ -140,15 +140,15 @@ impl AutoscaleArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RaftArgs {
     /// Milliseconds between a leader's heartbeats.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, env = "ROTOR_HEARTBEAT_MS", default_value_t = 150)]
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time between this and twice this
     /// (milliseconds) starts an election: the floor of the failover time.
-    #[arg(long, default_value_t = 750)]
+    #[arg(long, env = "ROTOR_ELECTION_TIMEOUT_MS", default_value_t = 750)]
     pub election_timeout_ms: u64,
     /// Log entries between snapshots of a partition (a lagging replica beyond this
     /// catches up by snapshot instead of by log).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, env = "ROTOR_SNAPSHOT_EVERY", default_value_t = 10_000)]
     pub snapshot_every: u64,
 }
 
