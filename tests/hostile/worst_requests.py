@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,29 @@ import time
 
 TABLE = "worst"
 SETTLE = 1.0  # seconds for followers to apply a write after the answer
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports(n):
+    """The first of n consecutive free loopback ports (rotor dev's node ports)."""
+    for _ in range(200):
+        base, socks = free_port(), []
+        try:
+            for i in range(1, n):
+                socks.append(socket.socket())
+                socks[-1].bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    sys.exit(f"no {n} consecutive free loopback ports")
 
 
 def cpu_seconds(pid):
@@ -85,7 +109,7 @@ def main():
         sys.exit(__doc__)
     binary = sys.argv[1]
     data = tempfile.mkdtemp(prefix="rotor-worst-")
-    port, node_port = 18_600, 18_610
+    port, node_port = free_port(), free_ports(3)
     log = open(os.path.join(data, "rotor.log"), "wb")
     proc = subprocess.Popen([binary, "dev", "--port", str(port), "--node-port", str(node_port),
                              "--data-dir", os.path.join(data, "db")], stdout=log, stderr=log)

@@ -228,8 +228,8 @@ async fn a_hot_partition_is_throttled_at_its_own_limit_until_split() {
     assert!(done >= 15, "throttled after only {done} writes: no burst");
     // The partition stays throttled. Not necessarily the very next write: at 20 units a
     // second a token comes back every 50 ms, and a loaded machine can take that long
-    // between two requests (a full suite run saw it). So the next refusal within 200 writes, which
-    // must carry the hot key range as its reason.
+    // between two requests (a full suite run saw it). So the next refusal within 200
+    // writes, which must carry the hot key range as its reason.
     let mut refusal = None;
     for i in 0..200 {
         let put = client
