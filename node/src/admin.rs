@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use rotor_model::cluster::{partition_group, ClusterMap, NodeState, META_GROUP};
+use rotor_model::cluster::{
+    partition_group, ClusterMap, MetaCommand, MetaOutcome, MetaReply, NodeState, META_GROUP,
+};
 use rotor_proto::v1::cluster_client::ClusterClient;
 use rotor_proto::v1::{GroupStatus, PartitionLoadView, StatusReply, StatusRequest, WatchRequest};
 use tonic::transport::Endpoint;
@@ -29,6 +31,22 @@ pub enum AdminCommand {
     Drain {
         /// Id of the node to empty.
         node: u64,
+    },
+    /// Split one partition by hand: the tokens from `--at` on become a new partition on
+    /// the same replicas (the autoscaler moves it later, as it does its own splits).
+    Split {
+        /// The table's name.
+        table: String,
+        /// The partition to cut (its number in `rotor admin status`).
+        partition: u32,
+        /// The first token of the new partition (default: where half of the
+        /// partition's bytes lie below).
+        #[arg(long)]
+        at: Option<u64>,
+        /// Then move the new partition to these nodes (comma-separated ids; default: it
+        /// stays on the partition's replicas until the autoscaler moves it).
+        #[arg(long, value_delimiter = ',')]
+        place: Option<Vec<u64>>,
     },
 }
 
@@ -89,6 +107,93 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        AdminCommand::Split {
+            table,
+            partition,
+            at,
+            place,
+        } => {
+            let child = split(&args.node, &table, partition, at, place).await?;
+            println!(
+                "partition {partition} of {table} is splitting: its upper tokens become partition {child}. Follow with `rotor admin status`."
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Applies a metadata change through node `addr` (which forwards it to the leader).
+pub async fn propose(addr: &str, command: &MetaCommand) -> anyhow::Result<MetaOutcome> {
+    let reply = client(addr)
+        .await?
+        .propose(rotor_proto::v1::ProposeRequest {
+            command: bincode::serialize(command)?,
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("the metadata change was refused: {}", s.message()))?;
+    Ok(bincode::deserialize(&reply.into_inner().outcome)?)
+}
+
+/// Splits partition `partition` of `table` at `at` (default: its size median, asked of
+/// one of its replicas), then moves the new half to `place` when given; returns the new
+/// partition's number.
+pub async fn split(
+    addr: &str,
+    table: &str,
+    partition: u32,
+    at: Option<u64>,
+    place: Option<Vec<u64>>,
+) -> anyhow::Result<u32> {
+    let map = fetch_map(addr).await?;
+    let entry = map
+        .tables
+        .get(table)
+        .with_context(|| format!("no table {table:?} in the cluster map"))?;
+    let info = entry.partitions.get(partition as usize).with_context(|| {
+        format!(
+            "table {table} has partitions 0 to {}, not {partition}",
+            entry.partitions.len().saturating_sub(1)
+        )
+    })?;
+    let at = match at {
+        Some(at) => at,
+        None => {
+            let replica = info
+                .replicas
+                .iter()
+                .find_map(|r| map.node_addr(*r))
+                .context("the partition has no replica with an address")?;
+            let reply = client(replica)
+                .await?
+                .split_point(rotor_proto::v1::SplitPointRequest {
+                    table_id: entry.def.id,
+                    partition,
+                })
+                .await
+                .map_err(|s| anyhow::anyhow!("no split point: {}", s.message()))?
+                .into_inner();
+            anyhow::ensure!(
+                reply.found,
+                "partition {partition} of {table} holds fewer than two distinct tokens: give --at"
+            );
+            reply.token
+        }
+    };
+    let child = entry.partitions.len() as u32;
+    let outcome = propose(
+        addr,
+        &MetaCommand::SplitPartition {
+            table_id: entry.def.id,
+            partition,
+            at,
+            child,
+            place,
+        },
+    )
+    .await?;
+    match outcome.reply {
+        MetaReply::Done => Ok(child),
+        other => anyhow::bail!("the split was refused: {other:?}"),
     }
 }
 

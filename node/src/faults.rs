@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use rotor_model::cluster::META_GROUP;
 use serde::{Deserialize, Serialize};
 
 /// What happens to RPCs sent to one peer.
@@ -19,6 +20,11 @@ pub struct LinkFault {
     /// Fraction of RPCs dropped (the sender sees the peer as unreachable), 0.0 to 1.0.
     #[serde(default)]
     pub drop_fraction: f64,
+    /// Only the partition groups' RPCs suffer (the metadata group's pass untouched): the
+    /// data plane cut or slowed while the peer keeps following the cluster map, e.g. to
+    /// hold a new replica's catch-up back.
+    #[serde(default)]
+    pub partitions_only: bool,
 }
 
 /// The faults on this node's outgoing links, by peer node id (`"*"`: every peer).
@@ -100,9 +106,9 @@ impl PeerFaults {
         state.0 = PeerFaultRules::default();
     }
 
-    /// Applies the rules to one RPC for `peer`: waits the delay, then says whether to
-    /// send it.
-    pub async fn before_send(&self, peer: u64) -> Verdict {
+    /// Applies the rules to one RPC of raft group `group` for `peer`: waits the delay,
+    /// then says whether to send it.
+    pub async fn before_send(&self, peer: u64, group: u64) -> Verdict {
         if !self.active.load(Ordering::Acquire) {
             return Verdict::Send;
         }
@@ -111,6 +117,7 @@ impl PeerFaults {
             let (rules, rng) = &mut *state;
             match rules.for_peer(peer) {
                 None => return Verdict::Send,
+                Some(f) if f.partitions_only && group == META_GROUP => return Verdict::Send,
                 Some(f) => (
                     f.delay_ms,
                     f.drop_fraction > 0.0 && rng.f64() < f.drop_fraction,
@@ -159,17 +166,29 @@ mod tests {
         faults
             .set(rules(r#"{"peers": {"2": {"drop_fraction": 1.0}}}"#))
             .unwrap();
-        assert_eq!(faults.before_send(2).await, Verdict::Drop);
-        assert_eq!(faults.before_send(3).await, Verdict::Send);
+        assert_eq!(faults.before_send(2, 9).await, Verdict::Drop);
+        assert_eq!(faults.before_send(3, 9).await, Verdict::Send);
         faults
             .set(rules(
                 r#"{"peers": {"*": {"drop_fraction": 1.0}, "3": {"delay_ms": 1}}}"#,
             ))
             .unwrap();
-        assert_eq!(faults.before_send(2).await, Verdict::Drop);
-        assert_eq!(faults.before_send(3).await, Verdict::Send);
+        assert_eq!(faults.before_send(2, 9).await, Verdict::Drop);
+        assert_eq!(faults.before_send(3, 9).await, Verdict::Send);
         faults.clear();
-        assert_eq!(faults.before_send(2).await, Verdict::Send);
+        assert_eq!(faults.before_send(2, 9).await, Verdict::Send);
+    }
+
+    #[tokio::test]
+    async fn partitions_only_spares_the_metadata_group() {
+        let faults = PeerFaults::default();
+        faults
+            .set(rules(
+                r#"{"peers": {"4": {"drop_fraction": 1.0, "partitions_only": true}}}"#,
+            ))
+            .unwrap();
+        assert_eq!(faults.before_send(4, 9).await, Verdict::Drop);
+        assert_eq!(faults.before_send(4, META_GROUP).await, Verdict::Send);
     }
 
     #[tokio::test]
@@ -180,7 +199,7 @@ mod tests {
             .unwrap();
         let mut dropped = 0;
         for _ in 0..4000 {
-            if faults.before_send(7).await == Verdict::Drop {
+            if faults.before_send(7, 9).await == Verdict::Drop {
                 dropped += 1;
             }
         }

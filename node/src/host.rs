@@ -83,8 +83,8 @@ pub struct PartitionGroup {
     caught_up: std::sync::atomic::AtomicBool,
 }
 
-/// A replica that has not caught up this long after opening serves eventually
-/// consistent reads from what it has (availability over freshness, as such reads allow).
+/// A voter that has not caught up this long after opening serves eventually consistent
+/// reads from what it has (availability over freshness, as such reads allow).
 const SERVE_STALE_AFTER: Duration = Duration::from_secs(5);
 
 impl PartitionGroup {
@@ -94,27 +94,36 @@ impl PartitionGroup {
             .fetch_max(index, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Whether this replica may answer an eventually consistent read. After a restart
-    /// (a whole-cluster `kill -9`, say) a replica may miss writes the cluster
-    /// acknowledged (they were committed on the other replicas, or it had not applied
-    /// them yet): it answers once it has caught up, i.e. as the leader has applied its
-    /// log as found on disk, as a follower has applied up to a commit index a leader
-    /// sent it since it opened; or `SERVE_STALE_AFTER` after opening whatever its
-    /// state (availability over freshness, as such reads allow). Once caught up it
-    /// always answers (the router's read-your-writes index covers the usual lag).
+    /// Whether this replica may answer an eventually consistent read: only from a copy
+    /// of the partition that some moment of the table really had, never from one still
+    /// filling up. So it must hold its items (a split's half is seeded), be a voter of
+    /// the membership it has applied (a learner is still catching up: it was added
+    /// empty, and becomes a voter only once caught up), and have caught up since it
+    /// opened: as the leader, applied its log as found on disk; as a follower, applied
+    /// up to a commit index a leader sent it. After a restart a voter that hears from no
+    /// leader (a majority down) serves what it has `SERVE_STALE_AFTER` after opening:
+    /// it applied only committed entries, so that is a past state of the table
+    /// (availability over freshness, as such reads allow).
     pub fn ready_for_reads(&self, me: NodeId) -> bool {
         use std::sync::atomic::Ordering;
+        if !self.partition.is_seeded() {
+            return false;
+        }
+        let (applied, leader, voter) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+            let membership = &m.membership_config;
+            let voter = membership.membership().voter_ids().any(|v| v == me)
+                && membership.log_id().map_or(0, |l| l.index) <= applied;
+            (applied, m.current_leader, voter)
+        };
+        if !voter {
+            return false;
+        }
         if self.caught_up.load(Ordering::Relaxed) {
             return true;
         }
-        let (applied, leader) = {
-            let m = self.raft.metrics();
-            let m = m.borrow();
-            (
-                m.last_applied.map(|l| l.index).unwrap_or(0),
-                m.current_leader,
-            )
-        };
         let caught_up = if leader == Some(me) {
             applied >= self.log_at_open
         } else {

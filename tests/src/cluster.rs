@@ -18,6 +18,8 @@ type Log = Arc<Mutex<Vec<String>>>;
 struct Proc {
     child: Option<Child>,
     port: u16,
+    /// A node's HTTP port (metrics, faults), when the cluster injects faults.
+    http_port: u16,
     log: Log,
 }
 
@@ -40,6 +42,8 @@ pub struct Cluster {
     routers: Vec<Proc>,
     node_args: Vec<String>,
     router_args: Vec<String>,
+    /// Nodes run with `--fault-injection` (see `set_peer_faults`).
+    fault_injection: bool,
 }
 
 fn spawn(args: &[String]) -> (Child, Log) {
@@ -81,21 +85,34 @@ fn wait_for_line(log: &Log, needle: &str, what: &str) {
 impl Cluster {
     /// Starts `nodes` nodes (extra `node_args` for each, e.g. raft timing) and one router.
     pub fn start(nodes: usize, node_args: &[&str], router_args: &[&str]) -> Cluster {
+        Cluster::start_with(nodes, node_args, router_args, false)
+    }
+
+    /// As `start`, every node taking fault rules for its links (`set_peer_faults`).
+    pub fn start_with_fault_injection(
+        nodes: usize,
+        node_args: &[&str],
+        router_args: &[&str],
+    ) -> Cluster {
+        Cluster::start_with(nodes, node_args, router_args, true)
+    }
+
+    fn start_with(
+        nodes: usize,
+        node_args: &[&str],
+        router_args: &[&str],
+        fault_injection: bool,
+    ) -> Cluster {
         let mut cluster = Cluster {
             dir: tempfile::tempdir().expect("temp dir"),
             nodes: Vec::new(),
             routers: Vec::new(),
             node_args: node_args.iter().map(|s| s.to_string()).collect(),
             router_args: router_args.iter().map(|s| s.to_string()).collect(),
+            fault_injection,
         };
-        for id in 1..=nodes as u64 {
-            let port = free_port();
-            cluster.nodes.push(Proc {
-                child: None,
-                port,
-                log: Arc::default(),
-            });
-            cluster.restart_node(id);
+        for _ in 0..nodes {
+            cluster.add_node();
         }
         cluster.add_router();
         cluster
@@ -139,6 +156,11 @@ impl Cluster {
             args.push("--join".into());
             args.push(self.node_addr(via));
         }
+        if self.fault_injection {
+            args.push("--http-listen".into());
+            args.push(format!("127.0.0.1:{}", self.nodes[idx].http_port));
+            args.push("--fault-injection".into());
+        }
         args.extend(self.node_args.iter().cloned());
         let (child, log) = spawn(&args);
         self.nodes[idx].child = Some(child);
@@ -151,11 +173,26 @@ impl Cluster {
         self.nodes.push(Proc {
             child: None,
             port: free_port(),
+            http_port: free_port(),
             log: Arc::default(),
         });
         let id = self.nodes.len() as u64;
         self.restart_node(id);
         id
+    }
+
+    /// Replaces node `id`'s fault rules for its links to peers (the JSON body of
+    /// `PUT /_rotor/faults`, see the README); the cluster must inject faults.
+    pub async fn set_peer_faults(&self, id: u64, rules: &str) {
+        assert!(self.fault_injection, "start the cluster with fault injection");
+        let addr = format!("http://127.0.0.1:{}", self.nodes[(id - 1) as usize].http_port);
+        let rules = rules.to_owned();
+        let (status, body) = tokio::task::spawn_blocking(move || {
+            crate::http(&addr, "PUT", "/_rotor/faults", &rules)
+        })
+        .await
+        .expect("fault rules request");
+        assert_eq!(status, 200, "node {id} refused fault rules: {body}");
     }
 
     /// `kill -9` of node `id`.
@@ -168,6 +205,7 @@ impl Cluster {
         self.routers.push(Proc {
             child: None,
             port: free_port(),
+            http_port: 0,
             log: Arc::default(),
         });
         let i = self.routers.len() - 1;

@@ -2,37 +2,11 @@
 //! rules set over HTTP at `/_rotor/faults`, injected DynamoDB errors reaching the AWS SDK
 //! by type, the SDK's retries riding over a partial failure rate, added latency.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::{create_table, sdk_client_with_attempts};
-
-/// One plain HTTP/1.1 request; returns the status and the body.
-fn http(endpoint: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
+use rotor_tests::{create_table, http, sdk_client_with_attempts};
 
 async fn put(client: &aws_sdk_dynamodb::Client, pk: &str) -> Result<(), String> {
     client

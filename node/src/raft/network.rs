@@ -88,7 +88,7 @@ impl PeerConnection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        if self.faults.before_send(self.target).await == Verdict::Drop {
+        if self.faults.before_send(self.target, self.group).await == Verdict::Drop {
             let err = std::io::Error::other("dropped by fault injection");
             return Err(RPCError::Unreachable(Unreachable::new(&err)));
         }
