@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/rotor/v1/partition.proto",
         "proto/rotor/v1/cluster.proto",
+        "proto/rotor/v1/snapshot.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

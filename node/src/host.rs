@@ -612,6 +612,10 @@ impl Host {
             info.initial,
             info.split_from.is_some(),
         )?);
+        if partition.stats_estimated(&self.engine)? {
+            // A split's estimate (a crash may have cut its recount short).
+            crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());
+        }
         let log = GroupLog::new(self.engine.clone(), group);
         let log_at_open = log.last_entry()?.map(|(index, _)| index).unwrap_or(0);
         let splits = self.splits_applied.clone();

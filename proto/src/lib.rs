@@ -5,6 +5,7 @@
 //!   rotor.v1.Partition   router -> node: Write, Get, ReadRange, Stats on one partition replica
 //!   rotor.v1.Cluster     join, metadata proposals, the cluster-map watch, status
 //!   rotor.v1.Raft        node -> node: openraft messages of any group, by group id
+//!   SnapshotFrame        a raft snapshot file (kept on disk, sent in chunks)
 //! ```
 //!
 //! Payload fields carry Rotor's model types encoded once (bincode), the same bytes a

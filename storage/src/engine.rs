@@ -13,6 +13,7 @@ use rocksdb::{ColumnFamily, Options, WriteBatch, WriteOptions, DB};
 use tokio::sync::oneshot;
 
 use crate::error::{Result, StorageError};
+use crate::partition::owners::RangeOwners;
 
 /// Column family of catalog and statistics records.
 pub const CF_META: &str = "meta";
@@ -28,6 +29,8 @@ type SyncWaiter = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 pub struct Engine {
     db: Arc<DB>,
+    /// Which partition copies here hold which tokens.
+    owners: RangeOwners,
     /// Dropped first on close, which ends the syncer thread.
     sync_queue: Option<mpsc::Sender<SyncWaiter>>,
     syncer: Option<thread::JoinHandle<()>>,
@@ -50,6 +53,7 @@ impl Engine {
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_STATE, Options::default()),
         ];
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
+        let owners = RangeOwners::load(&db)?;
         let (tx, rx) = mpsc::channel();
         let sync_db = db.clone();
         let syncer = thread::Builder::new()
@@ -58,6 +62,7 @@ impl Engine {
             .map_err(|e| StorageError::Sync(e.to_string()))?;
         Ok(Engine {
             db,
+            owners,
             sync_queue: Some(tx),
             syncer: Some(syncer),
         })
@@ -65,6 +70,11 @@ impl Engine {
 
     pub fn db(&self) -> &DB {
         &self.db
+    }
+
+    /// Which partition copies on this node hold which tokens.
+    pub(crate) fn owners(&self) -> &RangeOwners {
+        &self.owners
     }
 
     pub fn cf(&self, name: &str) -> Result<&ColumnFamily> {

@@ -22,6 +22,10 @@ pub enum StorageError {
     /// partition); it did not happen and belongs at the partition that owns it now.
     #[error("partition {partition} of table id {table_id} no longer owns this key")]
     OutsideRange { table_id: u32, partition: u32 },
+    /// The stream of a partition copy being installed failed (a truncated or damaged
+    /// snapshot, an I/O error reading it); nothing of it counts as installed.
+    #[error("cannot read the partition copy to install: {0}")]
+    Transfer(String),
     /// The durable-write syncer stopped (the engine is shutting down or failed to fsync).
     #[error("write-ahead log sync failed: {0}")]
     Sync(String),

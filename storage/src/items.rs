@@ -11,7 +11,7 @@ use rotor_model::Item;
 use crate::codec::decode;
 use crate::engine::{Engine, CF_ITEMS, CF_META};
 use crate::error::Result;
-use crate::partition::{partition_record_keys, partition_record_prefixes};
+use crate::partition::records::{partition_record_keys, partition_record_prefixes};
 
 /// Reads one item by its storage key.
 pub fn get(engine: &Engine, item_key: &[u8]) -> Result<Option<Item>> {
@@ -71,6 +71,7 @@ pub fn delete_table(engine: &Engine, table_id: u32) -> Result<()> {
     let mut batch = WriteBatch::default();
     delete_table_in(engine, &mut batch, table_id)?;
     engine.write(batch)?;
+    engine.owners().remove_table(table_id);
     engine.sync_blocking()
 }
 
@@ -89,6 +90,7 @@ pub fn delete_partition(
     }
     batch.delete_range_cf(engine.cf(CF_ITEMS)?, range.0, range.1);
     engine.write(batch)?;
+    engine.owners().remove(table_id, index);
     engine.sync_blocking()
 }
 
@@ -96,7 +98,7 @@ pub fn delete_partition(
 /// split it applied (its seed marker) but does not host the partition: its items (in
 /// the range the split gave it) and its records. True when there was one.
 pub fn remove_seeded_copy(engine: &Engine, table_id: u32, index: u32) -> Result<bool> {
-    let Some(range) = crate::partition::seeded_copy_range(engine, table_id, index)? else {
+    let Some(range) = crate::partition::records::seeded_copy_range(engine, table_id, index)? else {
         return Ok(false);
     };
     let (from, to) = range.key_range(table_id);

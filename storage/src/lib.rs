@@ -21,6 +21,6 @@ pub mod store;
 
 pub use engine::Engine;
 pub use error::StorageError;
-pub use partition::{Partition, PartitionExport, SplitOutcome};
+pub use partition::{ExportSink, ImportSummary, Partition, PartitionExport, SplitOutcome};
 pub use raftlog::{GroupLog, StateRecord};
 pub use store::Store;

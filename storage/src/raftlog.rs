@@ -26,7 +26,8 @@ pub struct GroupLog {
 /// machine's applied position together with the data it applied).
 pub struct StateRecord {
     pub key: Vec<u8>,
-    pub value: Vec<u8>,
+    /// None: the record is removed.
+    pub value: Option<Vec<u8>>,
 }
 
 impl GroupLog {
@@ -167,7 +168,15 @@ impl GroupLog {
     pub fn state_record(&self, name: &str, value: Vec<u8>) -> StateRecord {
         StateRecord {
             key: self.record_key(name),
-            value,
+            value: Some(value),
+        }
+    }
+
+    /// The removal of a record, to write in another batch.
+    pub fn removal_record(&self, name: &str) -> StateRecord {
+        StateRecord {
+            key: self.record_key(name),
+            value: None,
         }
     }
 
@@ -208,7 +217,10 @@ pub(crate) fn put_records(
     }
     let cf = engine.cf(CF_RAFT_STATE)?;
     for r in records {
-        batch.put_cf(cf, &r.key, &r.value);
+        match &r.value {
+            Some(value) => batch.put_cf(cf, &r.key, value),
+            None => batch.delete_cf(cf, &r.key),
+        }
     }
     Ok(())
 }

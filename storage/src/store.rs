@@ -118,6 +118,7 @@ impl Store {
         batch.delete_cf(self.engine.cf(CF_META)?, table_key(name));
         items::delete_table_in(&self.engine, &mut batch, def.id)?;
         self.engine.write(batch)?;
+        self.engine.owners().remove_table(def.id);
         self.engine.sync_blocking()?;
         self.partitions.write().retain(|(t, _), _| *t != def.id);
         self.tables.write().remove(name);

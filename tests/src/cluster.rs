@@ -184,8 +184,14 @@ impl Cluster {
     /// Replaces node `id`'s fault rules for its links to peers (the JSON body of
     /// `PUT /_rotor/faults`, see the README); the cluster must inject faults.
     pub async fn set_peer_faults(&self, id: u64, rules: &str) {
-        assert!(self.fault_injection, "start the cluster with fault injection");
-        let addr = format!("http://127.0.0.1:{}", self.nodes[(id - 1) as usize].http_port);
+        assert!(
+            self.fault_injection,
+            "start the cluster with fault injection"
+        );
+        let addr = format!(
+            "http://127.0.0.1:{}",
+            self.nodes[(id - 1) as usize].http_port
+        );
         let rules = rules.to_owned();
         let (status, body) = tokio::task::spawn_blocking(move || {
             crate::http(&addr, "PUT", "/_rotor/faults", &rules)

@@ -115,7 +115,9 @@ async fn an_unseeded_split_half_answers_no_reads_and_clients_read_their_writes()
     put_numbered(&writer, TABLE, "pre", 200).await;
     let map = fetch_map(&cluster.node_addr(1)).await.expect("map");
     let parent = map.tables[TABLE].partitions[0].replicas.clone();
-    let spare = (1..=4).find(|n| !parent.contains(n)).expect("a node without the table");
+    let spare = (1..=4)
+        .find(|n| !parent.contains(n))
+        .expect("a node without the table");
 
     // The node that will receive the split's new half hears nothing from its group:
     // its copy opens holding none of the half's items and stays so.
@@ -132,12 +134,16 @@ async fn an_unseeded_split_half_answers_no_reads_and_clients_read_their_writes()
     rotor_node::admin::split(&cluster.node_addr(1), TABLE, 0, None, Some(place))
         .await
         .expect("split by hand");
-    wait_map(&cluster, "the map lists the spare node for the new half", |m| {
-        m.tables
-            .get(TABLE)
-            .and_then(|t| t.partitions.get(1))
-            .is_some_and(|p| p.replicas.contains(&spare))
-    })
+    wait_map(
+        &cluster,
+        "the map lists the spare node for the new half",
+        |m| {
+            m.tables
+                .get(TABLE)
+                .and_then(|t| t.partitions.get(1))
+                .is_some_and(|p| p.replicas.contains(&spare))
+        },
+    )
     .await;
     tokio::time::sleep(PAST_STALE_WAIT).await;
 

@@ -5,7 +5,10 @@
 //!   TypeConfig     the command (a partition write or a metadata change) and its reply
 //!   log_store      a group's log and vote in shared column families, group-commit fsync
 //!   state_machine  a partition (rotor_storage::Partition) or the cluster map, applied
-//!                  in log order; snapshots are SST files of the partition's key range
+//!                  in log order
+//!   snapshots      built into, kept in, sent from and installed from files, in
+//!                  bounded memory; installs redone after a crash
+//!   snapshot_file  the snapshot file format (rotor.v1.SnapshotFrame frames)
 //!   network        openraft RPCs over one gRPC channel per peer node, shared by groups
 //! ```
 
@@ -15,9 +18,11 @@
 
 pub mod log_store;
 pub mod network;
+pub mod snapshot_file;
+#[cfg(test)]
+mod snapshot_tests;
+mod snapshots;
 pub mod state_machine;
-
-use std::io::Cursor;
 
 use openraft::BasicNode;
 use rotor_model::cluster::{MetaCommand, MetaOutcome};
@@ -63,7 +68,7 @@ openraft::declare_raft_types!(
         R = Reply,
         NodeId = u64,
         Node = BasicNode,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
 );
 
 pub type Raft = openraft::Raft<TypeConfig>;

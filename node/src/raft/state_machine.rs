@@ -5,20 +5,16 @@
 //! effect, so after a crash the data and the position agree and openraft replays the
 //! log from exactly there. Nothing here waits for the disk: the log is the durable copy.
 //!
-//! Snapshots: a partition's is an SST file of its key range as of one RocksDB snapshot
-//! (with its statistics), installed on the receiver by SST ingestion; the map's is the
-//! map itself. The last built snapshot is kept in `<snapshot dir>/<group>.snap`.
+//! Snapshots (built, kept, received and installed) are in `snapshots.rs`.
 
-use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rotor_model::cluster::ClusterMap;
-use rotor_model::table::{TableStats, TokenRange};
-use rotor_storage::{GroupLog, Partition, SplitOutcome, StorageError as RotorStorageError};
+use rotor_storage::{Engine, GroupLog, Partition, SplitOutcome, StorageError as RotorStorageError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -26,11 +22,10 @@ use super::log_store::{decode, encode};
 use super::{storage_error, Command, LogId, Reply, StorageError, StoredMembership, TypeConfig};
 use crate::meta;
 
-const APPLIED: &str = "applied";
+pub(super) const APPLIED: &str = "applied";
 /// The last applied membership, written only when a membership entry is applied.
-const MEMBERSHIP: &str = "membership";
-const MAP: &str = "map";
-const SNAPSHOT_META: &str = "snapshot_meta";
+pub(super) const MEMBERSHIP: &str = "membership";
+pub(super) const MAP: &str = "map";
 
 /// What a group's state machine holds.
 pub enum Machine {
@@ -46,86 +41,85 @@ pub enum Machine {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Applied {
-    last: Option<LogId>,
-    membership: StoredMembership,
+pub(super) struct Applied {
+    pub(super) last: Option<LogId>,
+    pub(super) membership: StoredMembership,
 }
 
-/// The bytes of a snapshot.
-#[derive(Debug, Serialize, Deserialize)]
-enum SnapshotBody {
-    Partition {
-        /// The partition's tokens as of the snapshot.
-        range: TokenRange,
-        stats: TableStats,
-        /// An SST file of the partition's items (absent when it has none).
-        sst: Option<Vec<u8>>,
-    },
-    Meta {
-        map: ClusterMap,
-    },
-}
-
-struct Inner {
-    log: GroupLog,
-    machine: Machine,
-    applied: Mutex<Applied>,
-    snapshot_dir: PathBuf,
+pub(super) struct Inner {
+    pub(super) log: GroupLog,
+    pub(super) machine: Machine,
+    pub(super) applied: Mutex<Applied>,
+    pub(super) snapshot_dir: PathBuf,
+    /// Serialises replacing the kept snapshot (its file and its meta record).
+    pub(super) snapshot_files: Mutex<()>,
+    /// Held (write) while a snapshot is installed, (read) while one is built: a build
+    /// never reads a half-installed partition.
+    pub(super) install_lock: RwLock<()>,
+    /// The file the snapshot being received is written to.
+    pub(super) incoming: Mutex<Option<PathBuf>>,
 }
 
 #[derive(Clone)]
 pub struct StateMachine {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl StateMachine {
-    /// Opens a group's state machine at its stored applied position.
+    /// Opens a group's state machine at its stored applied position; first finishes a
+    /// snapshot install that a crash interrupted, and removes files a crash left.
     pub fn open(
         log: GroupLog,
         machine: Machine,
         snapshot_dir: PathBuf,
     ) -> Result<StateMachine, StorageError> {
+        let sm = StateMachine {
+            inner: Arc::new(Inner {
+                log,
+                machine,
+                applied: Mutex::new(Applied::default()),
+                snapshot_dir,
+                snapshot_files: Mutex::new(()),
+                install_lock: RwLock::new(()),
+                incoming: Mutex::new(None),
+            }),
+        };
+        sm.remove_leftover_files();
+        sm.resume_install()?;
+        sm.replace_unreadable_kept_snapshot()?;
+        let log = &sm.inner.log;
         let applied = decode_applied(
             log.records_consistent(&[APPLIED, MEMBERSHIP])
                 .map_err(|e| storage_error(true, e))?,
         )?;
-        if let Machine::Meta { map } = &machine {
+        *sm.inner.applied.lock() = applied;
+        if let Machine::Meta { map } = &sm.inner.machine {
             if let Some(bytes) = log.record(MAP).map_err(|e| storage_error(true, e))? {
                 let stored: ClusterMap = decode(&bytes)?;
                 map.send_replace(Arc::new(stored));
             }
         }
-        Ok(StateMachine {
-            inner: Arc::new(Inner {
-                log,
-                machine,
-                applied: Mutex::new(applied),
-                snapshot_dir,
-            }),
-        })
+        Ok(sm)
     }
 
-    fn snapshot_path(&self) -> PathBuf {
-        self.inner
-            .snapshot_dir
-            .join(format!("{:016x}.snap", self.inner.log.group()))
-    }
-
-    fn applied_record(
+    pub(super) fn applied_record(
         &self,
         last: Option<LogId>,
     ) -> Result<rotor_storage::StateRecord, StorageError> {
         Ok(self.inner.log.state_record(APPLIED, encode(&last)?))
     }
 
-    fn membership_record(
+    pub(super) fn membership_record(
         &self,
         membership: &StoredMembership,
     ) -> Result<rotor_storage::StateRecord, StorageError> {
         Ok(self.inner.log.state_record(MEMBERSHIP, encode(membership)?))
     }
 
-    fn write_records(&self, records: &[rotor_storage::StateRecord]) -> Result<(), StorageError> {
+    pub(super) fn write_records(
+        &self,
+        records: &[rotor_storage::StateRecord],
+    ) -> Result<(), StorageError> {
         self.inner
             .log
             .put_records(records)
@@ -187,6 +181,9 @@ impl StateMachine {
                         "partition split applied"
                     );
                     metrics::counter!("rotor_partition_splits_applied_total").increment(1);
+                }
+                if let SplitOutcome::Split { .. } = outcome {
+                    spawn_stats_recount(partition.clone(), engine.clone());
                 }
                 if let Some(notify) = on_split {
                     notify(child);
@@ -251,190 +248,63 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        self.begin_receiving().await
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<u64, openraft::BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<tokio::fs::File>,
     ) -> Result<(), StorageError> {
-        let bytes = snapshot.into_inner();
-        let body: SnapshotBody = decode(&bytes)?;
-        let applied = Applied {
-            last: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
-        let records = vec![
-            self.applied_record(applied.last)?,
-            self.membership_record(&applied.membership)?,
-        ];
+        let file = snapshot.into_std().await;
         let this = self.clone();
-        let meta_bytes = encode(meta)?;
-        tokio::task::spawn_blocking(move || {
-            this.install_blocking(body, records, &bytes, meta_bytes)
-        })
-        .await
-        .map_err(|e| storage_error(false, std::io::Error::other(e.to_string())))??;
-        *self.inner.applied.lock() = applied;
-        tracing::info!(group = self.inner.log.group(), last = ?meta.last_log_id, "snapshot installed");
+        let meta = meta.clone();
+        let installed = meta.last_log_id;
+        tokio::task::spawn_blocking(move || this.install_blocking(&meta, file))
+            .await
+            .map_err(|e| storage_error(false, std::io::Error::other(e.to_string())))??;
+        tracing::info!(group = self.inner.log.group(), last = ?installed, "snapshot installed");
         metrics::counter!("rotor_raft_snapshots_installed_total").increment(1);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let Some(meta_bytes) = self
-            .inner
-            .log
-            .record(SNAPSHOT_META)
-            .map_err(|e| storage_error(true, e))?
-        else {
-            return Ok(None);
-        };
-        let meta: SnapshotMeta<u64, openraft::BasicNode> = decode(&meta_bytes)?;
-        let data = match std::fs::read(self.snapshot_path()) {
-            Ok(data) => data,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(storage_error(true, e)),
-        };
-        Ok(Some(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        self.current_snapshot().await
     }
 }
 
-impl StateMachine {
-    fn install_blocking(
-        &self,
-        body: SnapshotBody,
-        mut records: Vec<rotor_storage::StateRecord>,
-        bytes: &[u8],
-        meta_bytes: Vec<u8>,
-    ) -> Result<(), StorageError> {
-        match (&self.inner.machine, body) {
-            (
-                Machine::Partition { partition, .. },
-                SnapshotBody::Partition { range, stats, sst },
-            ) => {
-                let engine = self.inner.log.engine();
-                let sst_path = match sst {
-                    Some(sst) => {
-                        let path = self.temp_path("in.sst");
-                        std::fs::write(&path, sst).map_err(|e| storage_error(false, e))?;
-                        Some(path)
-                    }
-                    None => None,
-                };
-                partition
-                    .import(engine, range, sst_path.as_deref(), stats, &records)
-                    .map_err(|e| storage_error(false, e))?;
-            }
-            (Machine::Meta { map }, SnapshotBody::Meta { map: new_map }) => {
-                records.push(self.inner.log.state_record(MAP, encode(&new_map)?));
-                self.write_records(&records)?;
-                self.inner
-                    .log
-                    .engine()
-                    .sync_blocking()
-                    .map_err(|e| storage_error(false, e))?;
-                map.send_replace(Arc::new(new_map));
-            }
-            _ => {
-                return Err(storage_error(
-                    true,
-                    std::io::Error::other("snapshot of another kind of group"),
-                ))
+/// Replaces a partition's estimated statistics (a split's) by a count of its items, on
+/// a blocking thread: never on the apply path.
+pub fn spawn_stats_recount(partition: Arc<Partition>, engine: Arc<Engine>) {
+    tokio::task::spawn_blocking(move || {
+        // A split meanwhile makes the count moot; the next one is recounted after it.
+        for _ in 0..3 {
+            match partition.recount_stats(&engine) {
+                Ok(Some(stats)) => {
+                    tracing::debug!(
+                        partition = partition.index(),
+                        items = stats.item_count,
+                        bytes = stats.size_bytes,
+                        "statistics recounted"
+                    );
+                    return;
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(
+                        partition = partition.index(),
+                        "statistics recount failed (they stay estimated): {e}"
+                    );
+                    return;
+                }
             }
         }
-        self.keep_snapshot(bytes, meta_bytes)
-    }
-
-    fn temp_path(&self, suffix: &str) -> PathBuf {
-        self.inner.snapshot_dir.join(format!(
-            "{:016x}.{}.{suffix}",
-            self.inner.log.group(),
-            std::process::id()
-        ))
-    }
-
-    /// Stores `bytes` as the group's current snapshot (file first, then its meta).
-    fn keep_snapshot(&self, bytes: &[u8], meta_bytes: Vec<u8>) -> Result<(), StorageError> {
-        let tmp = self.temp_path("snap.tmp");
-        std::fs::write(&tmp, bytes).map_err(|e| storage_error(false, e))?;
-        std::fs::rename(&tmp, self.snapshot_path()).map_err(|e| storage_error(false, e))?;
-        self.inner
-            .log
-            .put_record(SNAPSHOT_META, meta_bytes)
-            .map_err(|e| storage_error(false, e))
-    }
-
-    fn build_blocking(&self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let position_keys = [
-            self.inner.log.record_key(APPLIED),
-            self.inner.log.record_key(MEMBERSHIP),
-        ];
-        let (body, applied) = match &self.inner.machine {
-            Machine::Partition { partition, .. } => {
-                let engine = self.inner.log.engine();
-                let sst_path = self.temp_path("out.sst");
-                let export = partition
-                    .export(engine, &sst_path, &position_keys)
-                    .map_err(|e| storage_error(true, e))?;
-                let applied = decode_applied(export.records)?;
-                let sst = if export.has_items {
-                    let data = std::fs::read(&sst_path).map_err(|e| storage_error(true, e))?;
-                    let _ = std::fs::remove_file(&sst_path);
-                    Some(data)
-                } else {
-                    None
-                };
-                (
-                    SnapshotBody::Partition {
-                        range: export.range,
-                        stats: export.stats,
-                        sst,
-                    },
-                    applied,
-                )
-            }
-            Machine::Meta { .. } => {
-                // The map and the applied position are written in one batch: read
-                // them as of one point.
-                let records = self
-                    .inner
-                    .log
-                    .records_consistent(&[APPLIED, MEMBERSHIP, MAP])
-                    .map_err(|e| storage_error(true, e))?;
-                let map: ClusterMap = match records.get(2).cloned().flatten() {
-                    Some(bytes) => decode(&bytes)?,
-                    None => ClusterMap::default(),
-                };
-                (SnapshotBody::Meta { map }, decode_applied(records)?)
-            }
-        };
-        let bytes = encode(&body)?;
-        let snapshot_id = match applied.last {
-            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, bytes.len()),
-            None => format!("empty-{}", bytes.len()),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: applied.last,
-            last_membership: applied.membership,
-            snapshot_id,
-        };
-        self.keep_snapshot(&bytes, encode(&meta)?)?;
-        metrics::counter!("rotor_raft_snapshots_built_total").increment(1);
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(bytes)),
-        })
-    }
+    });
 }
 
 /// The applied position from its two records (`APPLIED`, `MEMBERSHIP`, in that order).
-fn decode_applied(records: Vec<Option<Vec<u8>>>) -> Result<Applied, StorageError> {
+pub(super) fn decode_applied(records: Vec<Option<Vec<u8>>>) -> Result<Applied, StorageError> {
     let mut records = records.into_iter();
     let last = match records.next().flatten() {
         Some(bytes) => decode(&bytes)?,
@@ -450,10 +320,13 @@ fn decode_applied(records: Vec<Option<Vec<u8>>>) -> Result<Applied, StorageError
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let this = self.clone();
-        let snapshot = tokio::task::spawn_blocking(move || this.build_blocking())
+        let (meta, file) = tokio::task::spawn_blocking(move || this.build_blocking())
             .await
             .map_err(|e| storage_error(true, std::io::Error::other(e.to_string())))??;
-        tracing::debug!(group = self.inner.log.group(), last = ?snapshot.meta.last_log_id, "snapshot built");
-        Ok(snapshot)
+        tracing::debug!(group = self.inner.log.group(), last = ?meta.last_log_id, "snapshot built");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
+        })
     }
 }
