@@ -1,0 +1,315 @@
+//! The reconciler: opens, forms or closes this node's partition groups to match the
+//! cluster map, and carries the splits the map lists into the parents' logs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{InitializeError, RaftError};
+use openraft::BasicNode;
+use rotor_model::cluster::{partition_group, ClusterMap, NodeId, PartitionInfo};
+use rotor_model::table::TableDef;
+use rotor_storage::{GroupLog, Partition};
+
+use super::moves::purge_to_snapshot;
+use super::replica::{spawn_catch_up_watch, spawn_leader_log, PartitionGroup};
+use super::{Host, FORWARD_TIMEOUT};
+use crate::load::Meter;
+use crate::raft::log_store::LogStore;
+use crate::raft::network::NetworkFactory;
+use crate::raft::state_machine::{Machine, StateMachine};
+use crate::raft::{Command, Raft};
+
+impl Host {
+    pub(super) async fn reconcile_forever(self: Arc<Host>) {
+        let mut map_rx = self.map.clone();
+        loop {
+            let map = map_rx.borrow_and_update().clone();
+            if let Err(e) = self.reconcile(&map).await {
+                tracing::error!(
+                    "cannot bring partition groups in line with map epoch {}: {e:#}",
+                    map.epoch
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            // A new map, a split applied here, or a second: splits in flight need
+            // rounds of their own (the parent's leader proposes, then the child opens).
+            tokio::select! {
+                changed = map_rx.changed() => if changed.is_err() { return },
+                _ = self.reconcile_now.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Opens the groups the map gives this node and closes the ones it no longer does;
+    /// carries splits the map lists into the parents' logs.
+    async fn reconcile(&self, map: &ClusterMap) -> anyhow::Result<()> {
+        // In group order: a split's parent (a lower partition id) opens before its
+        // children, so a child is only opened once its parent here has handed it over.
+        let mut wanted: BTreeMap<u64, (&TableDef, u32, &PartitionInfo)> = BTreeMap::new();
+        for entry in map.tables.values() {
+            for (p, info) in entry.partitions.iter().enumerate() {
+                if info.replicas.contains(&self.id) {
+                    wanted.insert(
+                        partition_group(entry.def.id, p as u32),
+                        (&entry.def, p as u32, info),
+                    );
+                }
+            }
+        }
+        let present: Vec<u64> = self.groups.read().keys().copied().collect();
+        for group in present {
+            if !wanted.contains_key(&group) {
+                self.close_group(group, map).await?;
+            }
+        }
+        self.propose_pending_splits(map).await;
+        for (group, (def, p, info)) in wanted {
+            if self.groups.read().contains_key(&group) {
+                continue;
+            }
+            if !self.split_applied_here(def.id, info) {
+                // The parent's replica here has not applied the split yet: the child's
+                // items are still the parent's (a later round opens it).
+                continue;
+            }
+            self.open_group(group, def, p, info, map).await?;
+        }
+        self.remove_unhosted_split_halves(map).await?;
+        Ok(())
+    }
+
+    /// Whether a split's half may open here: its parent is not hosted here, or the
+    /// parent's replica here has handed the half's tokens over already.
+    fn split_applied_here(&self, table_id: u32, info: &PartitionInfo) -> bool {
+        let Some(parent) = info.split_from else {
+            return true;
+        };
+        match self.group(partition_group(table_id, parent)) {
+            Some(g) => !g.partition.range().contains(info.initial.start),
+            None => true,
+        }
+    }
+
+    /// On the leader of a partition that the map says was split: puts the split into
+    /// the partition's log, the lowest child first (each child's range starts where the
+    /// parent's range ends after the splits before it).
+    async fn propose_pending_splits(&self, map: &ClusterMap) {
+        for entry in map.tables.values() {
+            let mut pending: Vec<(u32, u32, u64)> = entry
+                .partitions
+                .iter()
+                .enumerate()
+                .filter_map(|(child, info)| {
+                    info.split_from
+                        .map(|parent| (parent, child as u32, info.initial.start))
+                })
+                .collect();
+            pending.sort();
+            let mut proposed = BTreeSet::new();
+            for (parent, child, at) in pending {
+                let Some(g) = self.group(partition_group(entry.def.id, parent)) else {
+                    continue;
+                };
+                // Applied already here (the parent no longer owns `at`): not pending.
+                if !g.partition.range().contains(at) || !proposed.insert(parent) {
+                    continue;
+                }
+                if g.raft.metrics().borrow().current_leader != Some(self.id) {
+                    continue;
+                }
+                let proposal = g.raft.client_write(Command::Split { at, child });
+                match tokio::time::timeout(FORWARD_TIMEOUT, proposal).await {
+                    Ok(Ok(_)) => {
+                        tracing::info!(table = %entry.def.name, partition = parent, child, at, "split proposed to the partition's log")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(table = %entry.def.name, partition = parent, "split not proposed yet: {e}")
+                    }
+                    Err(_) => {
+                        tracing::warn!(table = %entry.def.name, partition = parent, "split proposal timed out; retrying")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the items of a split's half that this node holds from its parent's log
+    /// but does not host (the half moved on before this replica applied the split).
+    async fn remove_unhosted_split_halves(&self, map: &ClusterMap) -> anyhow::Result<()> {
+        for entry in map.tables.values() {
+            for (child, info) in entry.partitions.iter().enumerate() {
+                let child = child as u32;
+                let group = partition_group(entry.def.id, child);
+                if info.split_from.is_none()
+                    || info.replicas.contains(&self.id)
+                    || self.groups.read().contains_key(&group)
+                {
+                    continue;
+                }
+                let engine = self.engine.clone();
+                let table_id = entry.def.id;
+                let removed = tokio::task::spawn_blocking(move || {
+                    rotor_storage::items::remove_seeded_copy(&engine, table_id, child)
+                })
+                .await??;
+                if removed {
+                    tracing::info!(node = self.id, table = %entry.def.name, partition = child, "split half hosted elsewhere; its copy here removed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a split is applied here: a fresh snapshot of the parent (one taken before
+    /// the split would hand a new replica the child's tokens too), and a reconcile round
+    /// to open the child.
+    pub(super) async fn after_splits(
+        self: Arc<Host>,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<(u64, u32)>,
+    ) {
+        while let Some((parent, _child)) = rx.recv().await {
+            if let Some(g) = self.group(parent) {
+                let _ = g.raft.trigger().snapshot().await;
+            }
+            self.reconcile_now.notify_one();
+        }
+    }
+
+    async fn open_group(
+        &self,
+        group: u64,
+        def: &TableDef,
+        p: u32,
+        info: &PartitionInfo,
+        map: &ClusterMap,
+    ) -> anyhow::Result<()> {
+        let partition = Arc::new(Partition::open(
+            &self.engine,
+            def.id,
+            p,
+            info.initial,
+            info.split_from.is_some(),
+        )?);
+        if partition.stats_estimated(&self.engine)? {
+            // A split's estimate (a crash may have cut its recount short).
+            crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());
+        }
+        let log = GroupLog::new(self.engine.clone(), group);
+        let log_at_open = log.last_entry()?.map(|(index, _)| index).unwrap_or(0);
+        let splits = self.splits_applied.clone();
+        let on_split: Arc<dyn Fn(u32) + Send + Sync> = Arc::new(move |child| {
+            let _ = splits.send((group, child));
+        });
+        let sm = StateMachine::open(
+            log.clone(),
+            Machine::Partition {
+                partition: partition.clone(),
+                on_split: Some(on_split),
+            },
+            self.snapshot_dir.clone(),
+        )?;
+        let raft = Raft::new(
+            self.id,
+            self.config.clone(),
+            NetworkFactory {
+                group,
+                peers: self.peers.clone(),
+            },
+            LogStore::new(log),
+            sm,
+        )
+        .await?;
+        // A split's half is formed by a replica that holds its items (from the parent).
+        if info.replicas.first() == Some(&self.id) && partition.is_seeded() {
+            let members: BTreeMap<NodeId, BasicNode> = info
+                .replicas
+                .iter()
+                .filter_map(|r| map.node_addr(*r).map(|a| (*r, BasicNode::new(a))))
+                .collect();
+            match raft.initialize(members).await {
+                Ok(()) => {
+                    tracing::info!(table = %def.name, partition = p, replicas = ?info.replicas, "partition group formed");
+                    let _ = raft.trigger().elect().await;
+                    if info.split_from.is_some() {
+                        // Its log does not start from nothing: purge it, so that every
+                        // replica that lacks the items receives a snapshot instead.
+                        let raft = raft.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = purge_to_snapshot(&raft).await {
+                                tracing::debug!("split half's log not purged yet: {e:#}");
+                            }
+                        });
+                    }
+                }
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "cannot form group of partition {p} of {}: {e}",
+                        def.name
+                    ))
+                }
+            }
+        }
+        spawn_leader_log(raft.clone(), format!("{} partition {p}", def.name));
+        let opened = Arc::new(PartitionGroup {
+            raft,
+            partition,
+            table_id: def.id,
+            meter: Meter::default(),
+            throttle: crate::throttle::Throttle::default(),
+            opened_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            opened: std::time::Instant::now(),
+            log_at_open,
+            leader_commit: std::sync::atomic::AtomicU64::new(0),
+            caught_up: std::sync::atomic::AtomicBool::new(false),
+        });
+        spawn_catch_up_watch(Arc::downgrade(&opened), self.id);
+        self.groups.write().insert(group, opened);
+        metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
+        Ok(())
+    }
+
+    /// Shuts a group down and removes its log; removes the table's data once no group
+    /// of it is left here and the table is gone from the map.
+    async fn close_group(&self, group: u64, map: &ClusterMap) -> anyhow::Result<()> {
+        let Some(closing) = self.groups.write().remove(&group) else {
+            return Ok(());
+        };
+        let _ = closing.raft.shutdown().await;
+        GroupLog::new(self.engine.clone(), group).destroy()?;
+        let _ = std::fs::remove_file(self.snapshot_dir.join(format!("{group:016x}.snap")));
+        let table_id = closing.table_id;
+        let (_, index) = rotor_model::cluster::group_partition(group);
+        if let Some(entry) = map.table_by_id(table_id) {
+            // The partition moved away: its items here are no longer ours to keep.
+            let (start, end) = entry.def.partition_key_range(index);
+            let engine = self.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                rotor_storage::items::delete_partition(&engine, table_id, index, (&start, &end))
+            })
+            .await??;
+            tracing::info!(node = self.id, table = %entry.def.name, partition = index, "partition moved off this node; its data removed");
+        }
+        let table_gone = map.table_by_id(table_id).is_none();
+        let none_left = !self.groups.read().values().any(|g| g.table_id == table_id);
+        if table_gone && none_left {
+            let engine = self.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                rotor_storage::items::delete_table(&engine, table_id)
+            })
+            .await??;
+            tracing::info!(
+                node = self.id,
+                table_id,
+                "table data removed from this node"
+            );
+        }
+        metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
+        Ok(())
+    }
+}

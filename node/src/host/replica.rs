@@ -1,0 +1,147 @@
+//! A partition replica hosted here: its raft group, its partition, and when it may serve
+//! eventually consistent reads; and the tasks that watch a group's leader and catch-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rotor_model::cluster::NodeId;
+use rotor_storage::Partition;
+
+use crate::load::Meter;
+use crate::raft::Raft;
+
+/// A partition replica hosted here.
+pub struct PartitionGroup {
+    pub raft: Raft,
+    pub partition: Arc<Partition>,
+    pub table_id: u32,
+    /// What this replica has served (the autoscaler's input).
+    pub meter: Meter,
+    /// The partition's share of the table's capacity limits.
+    pub throttle: crate::throttle::Throttle,
+    /// When the group opened here (Unix ms): tells the autoscaler its counters restarted.
+    pub opened_at_ms: u64,
+    pub(super) opened: std::time::Instant,
+    /// The last log index on disk when the group opened: everything this replica had
+    /// acknowledged before a restart.
+    pub(super) log_at_open: u64,
+    /// The highest commit index a leader has sent this replica since it opened (0: none
+    /// yet), taken from the AppendEntries messages as they arrive.
+    pub(super) leader_commit: std::sync::atomic::AtomicU64,
+    /// Set once this replica has caught up (see `ready_for_reads`).
+    pub(super) caught_up: std::sync::atomic::AtomicBool,
+}
+
+/// A voter that has not caught up this long after opening serves eventually consistent
+/// reads from what it has (availability over freshness, as such reads allow).
+const SERVE_STALE_AFTER: Duration = Duration::from_secs(5);
+
+impl PartitionGroup {
+    /// Records the commit index a leader sent (AppendEntries' `leader_commit`).
+    pub fn note_leader_commit(&self, index: u64) {
+        self.leader_commit
+            .fetch_max(index, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this replica may answer an eventually consistent read: only from a copy
+    /// of the partition that some moment of the table really had, never from one still
+    /// filling up. So it must hold its items (a split's half is seeded), be a voter of
+    /// the membership it has applied (a learner is still catching up: it was added
+    /// empty, and becomes a voter only once caught up), and have caught up since it
+    /// opened: as the leader, applied its log as found on disk; as a follower, applied
+    /// up to a commit index a leader sent it. After a restart a voter that hears from no
+    /// leader (a majority down) serves what it has `SERVE_STALE_AFTER` after opening:
+    /// it applied only committed entries, so that is a past state of the table
+    /// (availability over freshness, as such reads allow).
+    pub fn ready_for_reads(&self, me: NodeId) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.partition.is_seeded() {
+            return false;
+        }
+        let (applied, leader, voter) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+            let membership = &m.membership_config;
+            let voter = membership.membership().voter_ids().any(|v| v == me)
+                && membership.log_id().map_or(0, |l| l.index) <= applied;
+            (applied, m.current_leader, voter)
+        };
+        if !voter {
+            return false;
+        }
+        if self.caught_up.load(Ordering::Relaxed) {
+            return true;
+        }
+        let caught_up = if leader == Some(me) {
+            applied >= self.log_at_open
+        } else {
+            let commit = self.leader_commit.load(Ordering::Relaxed);
+            commit > 0 && applied >= commit
+        };
+        if caught_up {
+            self.caught_up.store(true, Ordering::Relaxed);
+            return true;
+        }
+        self.opened.elapsed() >= SERVE_STALE_AFTER
+    }
+}
+
+/// Logs a group's leader changes as this node sees them (openraft's own logs are off by
+/// default: a down peer makes them repeat every heartbeat). A group's first election is
+/// routine (debug); a change of leader or its loss is news (info).
+pub(super) fn spawn_leader_log(raft: Raft, name: String) {
+    let mut metrics = raft.metrics();
+    tokio::spawn(async move {
+        let mut last = None;
+        let mut ever = false;
+        loop {
+            let (leader, state) = {
+                let m = metrics.borrow_and_update();
+                (m.current_leader, m.state)
+            };
+            if state == openraft::ServerState::Shutdown {
+                return;
+            }
+            if leader != last {
+                match (leader, ever) {
+                    (Some(l), false) => {
+                        tracing::debug!(group = %name, leader = l, "leader elected")
+                    }
+                    (Some(l), true) => {
+                        tracing::info!(group = %name, leader = l, "new leader elected")
+                    }
+                    (None, _) => tracing::info!(group = %name, "leader lost; election under way"),
+                }
+                ever |= leader.is_some();
+                last = leader;
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Marks a replica caught up (see `PartitionGroup::ready_for_reads`) as soon as it is,
+/// rather than at its first read.
+pub(super) fn spawn_catch_up_watch(group: std::sync::Weak<PartitionGroup>, me: NodeId) {
+    let Some(g) = group.upgrade() else { return };
+    let mut metrics = g.raft.metrics();
+    drop(g);
+    tokio::spawn(async move {
+        loop {
+            let Some(g) = group.upgrade() else { return };
+            if g.ready_for_reads(me) && g.caught_up.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            if g.opened.elapsed() >= SERVE_STALE_AFTER {
+                return;
+            }
+            drop(g);
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
