@@ -96,14 +96,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             Ok(())
         }
         AdminCommand::Drain { node } => {
-            let reply = client(&args.node)
-                .await?
-                .drain(rotor_proto::v1::DrainRequest { node_id: node })
-                .await
-                .map_err(|s| anyhow::anyhow!("drain refused: {}", s.message()))?;
+            let epoch = drain(&args.node, node).await?;
             println!(
-                "node {node} is draining (map epoch {}); its partitions are moving. Follow with `rotor admin status`.",
-                reply.into_inner().epoch
+                "node {node} is draining (map epoch {epoch}); its partitions are moving. Follow with `rotor admin status`."
             );
             Ok(())
         }
@@ -120,6 +115,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Marks node `node` draining (through node `addr`); returns the map's epoch.
+pub async fn drain(addr: &str, node: u64) -> anyhow::Result<u64> {
+    let reply = client(addr)
+        .await?
+        .drain(rotor_proto::v1::DrainRequest { node_id: node })
+        .await
+        .map_err(|s| anyhow::anyhow!("drain refused: {}", s.message()))?;
+    Ok(reply.into_inner().epoch)
 }
 
 /// Applies a metadata change through node `addr` (which forwards it to the leader).

@@ -1,5 +1,6 @@
 //! Partitions move by raft membership change when a node joins or is drained, while a
-//! client keeps writing: only the partitions the ring says move, and no write is lost.
+//! client keeps writing: only the partitions the ring says move, and no write is lost;
+//! a replica is replaced only once its successor holds the data.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -245,4 +246,68 @@ async fn a_table_made_on_one_node_is_replicated_once_others_join() {
             .expect("strongly consistent read without node 1");
         assert!(got.item.is_some(), "k{i} lost with node 1");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_keeps_the_old_replica_until_the_new_one_holds_the_data() {
+    const KEPT: &str = "kept_items";
+    let mut cluster = tokio::task::block_in_place(|| {
+        Cluster::start_with_fault_injection(3, &[], &["--partitions", "1"])
+    });
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
+    create_table(&client, KEPT, false).await;
+    put_numbered(&client, KEPT, "pre", 100).await;
+    // The fourth node will hear nothing from its partition group: it stays empty.
+    let cut = r#"{"peers": {"4": {"drop_fraction": 1.0, "partitions_only": true}}}"#;
+    for n in 1..=3 {
+        cluster.set_peer_faults(n, cut).await;
+    }
+    let joined = tokio::task::block_in_place(|| cluster.add_node());
+    let drained = 1;
+    rotor_node::admin::drain(&cluster.node_addr(2), drained)
+        .await
+        .expect("drain");
+    let replicas = |map: &ClusterMap| map.tables[KEPT].partitions[0].replicas.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let map = fetch_map(&cluster.node_addr(2)).await.expect("map");
+        if replicas(&map).contains(&joined) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the move never began\n{}",
+            cluster.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // However long the new replica stays empty, the drained one keeps its place.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let map = fetch_map(&cluster.node_addr(2)).await.expect("map");
+    assert!(
+        replicas(&map).contains(&drained),
+        "node {drained} was replaced by node {joined}, which holds nothing: {:?}",
+        replicas(&map)
+    );
+
+    // Once the link heals, the move completes and nothing was lost.
+    for n in 1..=3 {
+        cluster.set_peer_faults(n, r#"{"peers": {}}"#).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let map = fetch_map(&cluster.node_addr(2)).await.expect("map");
+        let now = replicas(&map);
+        if !now.contains(&drained) && now.contains(&joined) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the move did not finish: {now:?}\n{}",
+            cluster.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let missing = missing_numbered(&client, KEPT, "pre", 100).await;
+    assert!(missing.is_empty(), "lost in the move: {missing:?}");
 }

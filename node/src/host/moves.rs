@@ -15,6 +15,8 @@ use crate::raft::Raft;
 /// How long one partition's membership change may take before the rebalancer gives up
 /// on it for now (catching up a large partition by snapshot is most of it).
 const MOVE_STEP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a group's leader waits for a new replica to catch up within one step.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(110);
 
 impl Host {
     /// Makes `voters` the voters of a partition group this node leads: new members join
@@ -50,11 +52,14 @@ impl Host {
                 let addr = map
                     .node_addr(*v)
                     .ok_or_else(|| anyhow::anyhow!("node {v} has no address in the map"))?;
-                g.raft.add_learner(*v, BasicNode::new(addr), true).await?;
+                g.raft.add_learner(*v, BasicNode::new(addr), false).await?;
             }
         }
-        let target: BTreeSet<NodeId> = voters.into_iter().collect();
         let current: BTreeSet<NodeId> = membership.voter_ids().collect();
+        for v in voters.iter().filter(|v| !current.contains(v)) {
+            wait_caught_up(&g.raft, *v, CATCH_UP_WAIT).await?;
+        }
+        let target: BTreeSet<NodeId> = voters.into_iter().collect();
         if current != target {
             g.raft.change_membership(target, false).await?;
         }
@@ -294,4 +299,32 @@ pub(super) async fn purge_to_snapshot(raft: &Raft) -> anyhow::Result<()> {
     .map_err(|_| anyhow::anyhow!("the log was not purged in time"))??;
     tracing::debug!(upto = applied, "log purged to a snapshot");
     Ok(())
+}
+
+/// Waits until the leader has replicated to `learner` everything in its log when the
+/// wait began: only then may the learner become a voter, in place of a replica that
+/// holds the data. (openraft's own `add_learner` wait calls a learner caught up while
+/// it is fewer than 5,000 entries behind, which for a small log is at once: an empty
+/// replica would replace a full one.)
+async fn wait_caught_up(raft: &Raft, learner: NodeId, timeout: Duration) -> anyhow::Result<()> {
+    let target = raft.metrics().borrow().last_log_index.unwrap_or(0);
+    let matched = |m: &openraft::RaftMetrics<NodeId, BasicNode>| {
+        m.replication
+            .as_ref()
+            .and_then(|r| r.get(&learner).cloned().flatten())
+            .map_or(0, |l| l.index)
+    };
+    let waited = raft
+        .wait(Some(timeout))
+        .metrics(|m| matched(m) >= target, "new replica caught up")
+        .await;
+    match waited {
+        Ok(_) => Ok(()),
+        Err(_) => {
+            let now = matched(&raft.metrics().borrow());
+            anyhow::bail!(
+                "node {learner} is still catching up (it has log entries up to {now} of {target}); the move continues on the next step"
+            )
+        }
+    }
 }
