@@ -105,6 +105,7 @@ impl PeerConnection {
         });
         request.set_timeout(option.hard_ttl());
         let mut client = RaftClient::new(channel).max_decoding_message_size(256 << 20);
+        metrics::counter!("rotor_raft_rpcs_sent_total", "kind" => kind.as_str_name()).increment(1);
         let reply = match client.call(request).await {
             Ok(reply) => reply.into_inner(),
             Err(status) => {
