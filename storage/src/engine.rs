@@ -53,6 +53,7 @@ impl Engine {
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_STATE, Options::default()),
         ];
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
+        crate::format::check_and_upgrade(&db, path)?;
         let owners = RangeOwners::load(&db)?;
         let (tx, rx) = mpsc::channel();
         let sync_db = db.clone();

@@ -14,6 +14,7 @@
 mod codec;
 pub mod engine;
 pub mod error;
+pub mod format;
 pub mod items;
 pub mod partition;
 pub mod raftlog;
