@@ -283,6 +283,7 @@ impl pb::partition_server::Partition for NodeService {
                     pb::Refusal::UnknownPartition,
                     0,
                 ))),
+                ..Default::default()
             }));
         };
         if let Some(r) = self
@@ -291,11 +292,13 @@ impl pb::partition_server::Partition for NodeService {
         {
             return Ok(Response::new(pb::GetReply {
                 result: Some(get_reply::Result::Refused(r)),
+                ..Default::default()
             }));
         }
         if !group.partition.owns_key(&req.item_key) {
             return Ok(Response::new(pb::GetReply {
                 result: Some(get_reply::Result::Refused(stale(self.map_epoch()))),
+                ..Default::default()
             }));
         }
         let map = match self.admit(&group, false) {
@@ -303,6 +306,7 @@ impl pb::partition_server::Partition for NodeService {
             Err(refusal) => {
                 return Ok(Response::new(pb::GetReply {
                     result: Some(get_reply::Result::Refused(refusal)),
+                    ..Default::default()
                 }))
             }
         };
@@ -317,6 +321,7 @@ impl pb::partition_server::Partition for NodeService {
         };
         Ok(Response::new(pb::GetReply {
             result: Some(result),
+            applied_index: applied_index(&group),
         }))
     }
 
@@ -331,6 +336,7 @@ impl pb::partition_server::Partition for NodeService {
                     pb::Refusal::UnknownPartition,
                     0,
                 ))),
+                ..Default::default()
             }));
         };
         if let Some(r) = self
@@ -339,6 +345,7 @@ impl pb::partition_server::Partition for NodeService {
         {
             return Ok(Response::new(pb::ReadRangeReply {
                 result: Some(read_range_reply::Result::Refused(r)),
+                ..Default::default()
             }));
         }
         let range: ReadRange =
@@ -350,6 +357,7 @@ impl pb::partition_server::Partition for NodeService {
         {
             return Ok(Response::new(pb::ReadRangeReply {
                 result: Some(read_range_reply::Result::Refused(stale(self.map_epoch()))),
+                ..Default::default()
             }));
         }
         let map = match self.admit(&group, false) {
@@ -357,6 +365,7 @@ impl pb::partition_server::Partition for NodeService {
             Err(refusal) => {
                 return Ok(Response::new(pb::ReadRangeReply {
                     result: Some(read_range_reply::Result::Refused(refusal)),
+                    ..Default::default()
                 }))
             }
         };
@@ -377,6 +386,7 @@ impl pb::partition_server::Partition for NodeService {
         );
         Ok(Response::new(pb::ReadRangeReply {
             result: Some(read_range_reply::Result::Page(encode(&page)?)),
+            applied_index: applied_index(&group),
         }))
     }
 
@@ -396,6 +406,16 @@ impl pb::partition_server::Partition for NodeService {
             result: Some(result),
         }))
     }
+}
+
+/// The replica's applied log index now (after a read: an upper bound of what it read).
+fn applied_index(group: &PartitionGroup) -> u64 {
+    group
+        .raft
+        .metrics()
+        .borrow()
+        .last_applied
+        .map_or(0, |l| l.index)
 }
 
 fn propose_status(e: ProposeError) -> Status {

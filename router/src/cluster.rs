@@ -976,29 +976,34 @@ impl ClusterBackend {
             Route::Spread
         };
         let min_applied = self.written_at((def.id, partition));
-        self.call_partition(def, partition, route, "get", |channel, partition, t| {
-            let req = pb::GetRequest {
-                partition: Some(partition),
-                item_key: item_key.to_vec(),
-                consistent,
-                min_applied,
-            };
-            async move {
-                let mut client = PartitionClient::new(channel);
-                let reply = timed(t, client.get(request(req, t))).await?;
-                Ok(match reply.result {
-                    Some(pb::get_reply::Result::Item(b)) => {
-                        decode::<Item>(&b, "item").map(Some).into()
-                    }
-                    Some(pb::get_reply::Result::NotFound(_)) => Answer::Value(None),
-                    Some(pb::get_reply::Result::Refused(r)) => Answer::Refused(r),
-                    None => {
-                        Answer::Fail(BackendError::Internal("empty get reply from a node".into()))
-                    }
-                })
-            }
-        })
-        .await
+        let (item, applied) = self
+            .call_partition(def, partition, route, "get", |channel, partition, t| {
+                let req = pb::GetRequest {
+                    partition: Some(partition),
+                    item_key: item_key.to_vec(),
+                    consistent,
+                    min_applied,
+                };
+                async move {
+                    let mut client = PartitionClient::new(channel);
+                    let reply = timed(t, client.get(request(req, t))).await?;
+                    let applied = reply.applied_index;
+                    Ok(match reply.result {
+                        Some(pb::get_reply::Result::Item(b)) => decode::<Item>(&b, "item")
+                            .map(|item| (Some(item), applied))
+                            .into(),
+                        Some(pb::get_reply::Result::NotFound(_)) => Answer::Value((None, applied)),
+                        Some(pb::get_reply::Result::Refused(r)) => Answer::Refused(r),
+                        None => Answer::Fail(BackendError::Internal(
+                            "empty get reply from a node".into(),
+                        )),
+                    })
+                }
+            })
+            .await?;
+        // Later reads through this router see at least what this one saw.
+        self.note_written((def.id, partition), applied);
+        Ok(item)
     }
 
     async fn read_range_once(
@@ -1015,34 +1020,40 @@ impl ClusterBackend {
             Route::Spread
         };
         let min_applied = self.written_at((def.id, partition));
-        self.call_partition(
-            def,
-            partition,
-            route,
-            "read_range",
-            |channel, partition, t| {
-                let req = pb::ReadRangeRequest {
-                    partition: Some(partition),
-                    range: encoded.clone(),
-                    consistent,
-                    min_applied,
-                };
-                async move {
-                    let mut client = PartitionClient::new(channel);
-                    let reply = timed(t, client.read_range(request(req, t))).await?;
-                    Ok(match reply.result {
-                        Some(pb::read_range_reply::Result::Page(b)) => {
-                            decode::<RangePage>(&b, "range page").into()
-                        }
-                        Some(pb::read_range_reply::Result::Refused(r)) => Answer::Refused(r),
-                        None => Answer::Fail(BackendError::Internal(
-                            "empty read range reply from a node".into(),
-                        )),
-                    })
-                }
-            },
-        )
-        .await
+        let (page, applied) = self
+            .call_partition(
+                def,
+                partition,
+                route,
+                "read_range",
+                |channel, partition, t| {
+                    let req = pb::ReadRangeRequest {
+                        partition: Some(partition),
+                        range: encoded.clone(),
+                        consistent,
+                        min_applied,
+                    };
+                    async move {
+                        let mut client = PartitionClient::new(channel);
+                        let reply = timed(t, client.read_range(request(req, t))).await?;
+                        let applied = reply.applied_index;
+                        Ok(match reply.result {
+                            Some(pb::read_range_reply::Result::Page(b)) => {
+                                decode::<RangePage>(&b, "range page")
+                                    .map(|page| (page, applied))
+                                    .into()
+                            }
+                            Some(pb::read_range_reply::Result::Refused(r)) => Answer::Refused(r),
+                            None => Answer::Fail(BackendError::Internal(
+                                "empty read range reply from a node".into(),
+                            )),
+                        })
+                    }
+                },
+            )
+            .await?;
+        self.note_written((def.id, partition), applied);
+        Ok(page)
     }
 }
 
@@ -1151,6 +1162,7 @@ mod tests {
             };
             Ok(Response::new(pb::GetReply {
                 result: Some(result),
+                applied_index: 0,
             }))
         }
 
@@ -1161,6 +1173,7 @@ mod tests {
             let page = bincode::serialize(&RangePage::default()).unwrap();
             Ok(Response::new(pb::ReadRangeReply {
                 result: Some(pb::read_range_reply::Result::Page(page)),
+                applied_index: 0,
             }))
         }
 

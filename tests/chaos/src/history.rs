@@ -44,6 +44,10 @@ pub struct Op {
     /// A final strongly consistent read issued after every fault was healed.
     #[serde(default)]
     pub is_final: bool,
+    /// The router the request went to (index in the run's list), so that what one
+    /// router promises its clients (read-your-writes, monotonic reads) can be checked.
+    #[serde(default)]
+    pub router: Option<u32>,
 }
 
 /// The DynamoDB request an [`Op`] issued.
@@ -85,6 +89,10 @@ pub struct FaultWindow {
     pub target: String,
     pub start_ns: u64,
     pub end_ns: u64,
+    /// The fault left a majority of every partition's replicas up and connected: some
+    /// request must succeed in the window.
+    #[serde(default)]
+    pub majority_left: bool,
 }
 
 /// Why a history could not be read or is malformed.
@@ -376,6 +384,7 @@ mod tests {
                 target: "n2".into(),
                 start_ns: 1_000,
                 end_ns: 2_000,
+                majority_left: false,
             }],
             ops: vec![
                 Op {
@@ -387,6 +396,7 @@ mod tests {
                     complete_ns: 20,
                     outcome: Outcome::Ok { value: None },
                     is_final: false,
+                    router: None,
                 },
                 Op {
                     id: 2,
@@ -402,6 +412,7 @@ mod tests {
                         error: "timeout".into(),
                     },
                     is_final: false,
+                    router: None,
                 },
                 Op {
                     id: 3,
@@ -412,6 +423,7 @@ mod tests {
                     complete_ns: 60,
                     outcome: Outcome::ConditionFailed,
                     is_final: false,
+                    router: None,
                 },
             ],
         }

@@ -18,4 +18,5 @@ pub mod linearizable;
 pub mod netns;
 pub mod report;
 pub mod scenario;
+pub mod sessions;
 pub mod workload;

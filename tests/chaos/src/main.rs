@@ -161,8 +161,31 @@ fn finish(suite: &Suite, json: Option<&PathBuf>) -> anyhow::Result<bool> {
     Ok(suite.passed)
 }
 
+/// Exit status of a run that could not start here (not root, no `ip` or `nft`): neither
+/// a pass nor a failure of Rotor.
+const NOT_RUN: i32 = 3;
+
+/// Says why the suite cannot run here and exits with `NOT_RUN` (the JSON report, when
+/// asked for, says `"not_run"` with the reason).
+fn not_run(reason: &anyhow::Error, json: Option<&PathBuf>) -> ! {
+    eprintln!("rotor-chaos: NOT RUN: {reason:#}");
+    if let Some(path) = json {
+        let body = serde_json::json!({ "not_run": format!("{reason:#}") });
+        let _ = std::fs::write(path, body.to_string());
+    }
+    std::process::exit(NOT_RUN);
+}
+
 fn main() {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Scenarios { common, .. } | Command::Soak { common, .. } => {
+            if let Err(e) = rotor_chaos::netns::check_available() {
+                not_run(&e, common.json.as_ref());
+            }
+        }
+        Command::Check { .. } => {}
+    }
     let result = match cli.command {
         Command::Check { history } => History::load(&history)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", history.display()))

@@ -197,6 +197,31 @@ pub fn violation_lines(history: &History, result: &CheckResult) -> Vec<String> {
             b.reason
         ));
     }
+    let sessions = &result.sessions;
+    for (what, list) in [
+        (
+            "ITEM MISSING FROM AN EVENTUALLY CONSISTENT READ",
+            &sessions.missing_items,
+        ),
+        ("READ-YOUR-WRITES BROKEN", &sessions.read_your_writes),
+        ("READ WENT BACK IN TIME", &sessions.monotonic_reads),
+    ] {
+        for b in list {
+            out.push(format!(
+                "key {}: {what} {}: {}: {}",
+                b.key,
+                window_label(history, b.window),
+                describe(b.read_id),
+                b.reason
+            ));
+        }
+    }
+    for &w in &sessions.dead_windows {
+        out.push(format!(
+            "NO REQUEST SUCCEEDED {} although the fault left a majority up",
+            window_label(history, Some(w))
+        ));
+    }
     out
 }
 
@@ -390,6 +415,7 @@ mod tests {
             complete_ns: b,
             outcome,
             is_final: false,
+            router: None,
         }
     }
 
@@ -456,6 +482,7 @@ mod tests {
                 target: "n2".into(),
                 start_ns: S,
                 end_ns: 5 * S,
+                majority_left: false,
             }],
             ops,
         }

@@ -59,6 +59,12 @@ impl FaultKind {
         FaultKind::value_variants().to_vec()
     }
 
+    /// Whether a majority of every partition's replicas stays up and connected while
+    /// the fault lasts (only a restart of every node takes them all).
+    pub fn leaves_a_majority(self) -> bool {
+        !matches!(self, FaultKind::RestartAll)
+    }
+
     pub fn name(self) -> String {
         use clap::ValueEnum;
         self.to_possible_value()
@@ -405,6 +411,7 @@ pub async fn run_schedule(
             target,
             start_ns,
             end_ns: recorder.now_ns(),
+            majority_left: step.fault.leaves_a_majority(),
         });
         progress(started, &format!("{name}: {} healed", step.fault.name()));
         if let Err(e) = healed {

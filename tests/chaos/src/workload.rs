@@ -233,6 +233,7 @@ pub async fn issue(
     let (target, body) = request(key, &kind);
     let id = recorder.next_id.fetch_add(1, Ordering::Relaxed);
     let invoke_ns = recorder.now_ns();
+    let router = client.current as u32;
     let result = client.call(target, &body).await;
     let complete_ns = recorder.now_ns().max(invoke_ns);
     let outcome = outcome(key, &kind, result);
@@ -245,6 +246,7 @@ pub async fn issue(
         complete_ns,
         outcome: outcome.clone(),
         is_final,
+        router: Some(router),
     });
     outcome
 }

@@ -18,6 +18,8 @@ mod tests;
 use crate::history::{FaultWindow, History, Op, OpKind, Outcome};
 use crate::linearizable::{SearchLimits, Verdict};
 use serde::{Deserialize, Serialize};
+
+use crate::sessions::SessionFindings;
 use std::collections::BTreeMap;
 use values::{
     check_counter_ec_reads, check_counter_final, check_key_linearizability,
@@ -226,6 +228,9 @@ pub struct CheckResult {
     pub lost_writes: Vec<LostWrite>,
     pub phantom_values: Vec<PhantomValue>,
     pub stale_or_phantom_reads: Vec<BadRead>,
+    /// What clients saw through one router, items missing, windows without a success.
+    #[serde(default)]
+    pub sessions: SessionFindings,
     pub counters: Vec<CounterSummary>,
     /// The "none" window first (if present), then one per fault in order.
     pub windows: Vec<WindowStats>,
@@ -243,6 +248,7 @@ impl CheckResult {
             && self.phantom_values.is_empty()
             && self.stale_or_phantom_reads.is_empty()
             && self.counters.iter().all(CounterSummary::in_bounds)
+            && self.sessions.is_empty()
     }
 }
 
@@ -405,6 +411,7 @@ pub fn check(history: &History, options: &CheckOptions) -> CheckResult {
         lost_writes,
         phantom_values,
         stale_or_phantom_reads: bad_reads,
+        sessions: crate::sessions::check_sessions(history),
         counters,
         windows,
     }

@@ -13,6 +13,7 @@ fn the_next_fault_ends_the_recovery_window() {
         target: "t".into(),
         start_ns: 0,
         end_ns: 2 * S,
+        majority_left: false,
     };
     let mut b = B::new();
     // Steady successes until 4 s, then a gap caused by the next fault (at 5 s).
@@ -51,6 +52,7 @@ impl B {
             complete_ns: b,
             outcome,
             is_final: false,
+            router: None,
         });
         self
     }
@@ -82,6 +84,7 @@ impl B {
             target: target.into(),
             start_ns: a,
             end_ns: b,
+            majority_left: false,
         });
         self
     }
@@ -417,6 +420,7 @@ fn recovery_edge_cases() {
         target: "n3".into(),
         start_ns: 10 * S,
         end_ns: 12 * S,
+        majority_left: false,
     };
     let mk = |times: &[u64]| -> Vec<Op> {
         times
@@ -431,6 +435,7 @@ fn recovery_edge_cases() {
                 complete_ns: t,
                 outcome: ok(None),
                 is_final: false,
+                router: None,
             })
             .collect()
     };
@@ -452,12 +457,14 @@ fn overlapping_windows_attribute_to_latest_start() {
             target: "x".into(),
             start_ns: 0,
             end_ns: 100,
+            majority_left: false,
         },
         FaultWindow {
             kind: "b".into(),
             target: "y".into(),
             start_ns: 50,
             end_ns: 80,
+            majority_left: false,
         },
     ];
     assert_eq!(window_of(&faults, 10), Some(0));
