@@ -335,13 +335,25 @@ pub async fn missing_numbered(
     prefix: &str,
     count: u64,
 ) -> Vec<String> {
+    missing_numbered_read(client, table, prefix, count, true).await
+}
+
+/// The numbered items that a read (strongly consistent or not) does not find with their
+/// number.
+pub async fn missing_numbered_read(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    prefix: &str,
+    count: u64,
+    consistent: bool,
+) -> Vec<String> {
     let mut missing = Vec::new();
     for i in 0..count {
         let got = client
             .get_item()
             .table_name(table)
             .key("pk", AttributeValue::S(format!("{prefix}{i}")))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .unwrap_or_else(|e| panic!("get {prefix}{i}: {e:?}"))

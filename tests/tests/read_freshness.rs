@@ -6,37 +6,33 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue as AV;
 use rotor_model::cluster::ClusterMap;
 use rotor_node::admin::fetch_map;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::{create_table, put_numbered, sdk_client_with_attempts};
+use rotor_tests::{create_table, missing_numbered_read, put_numbered, sdk_client_with_attempts};
 
 /// Longer than a replica's wait before it serves what it has after opening (5 s).
 const PAST_STALE_WAIT: Duration = Duration::from_secs(7);
 
-/// The numbered items (`{prefix}0..count`) an eventually consistent read does not find.
-async fn missing_eventually(
+/// Reads `{prefix}0..count` eventually consistently `rounds` times through `client`;
+/// panics naming the items a round missed.
+async fn assert_all_found(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     prefix: &str,
     count: u64,
-) -> Vec<String> {
-    let mut missing = Vec::new();
-    for i in 0..count {
-        let got = client
-            .get_item()
-            .table_name(table)
-            .key("pk", AV::S(format!("{prefix}{i}")))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("get {prefix}{i}: {e:?}"))
-            .item;
-        if got.is_none() {
-            missing.push(format!("{prefix}{i}"));
-        }
+    rounds: usize,
+    who: &str,
+) {
+    for round in 0..rounds {
+        let missing = missing_numbered_read(client, table, prefix, count, false).await;
+        assert!(
+            missing.is_empty(),
+            "round {round}: {who} missed {} items that exist: {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
     }
-    missing
 }
 
 /// Waits until node 1's map satisfies `ready`; returns that map.
@@ -93,15 +89,7 @@ async fn a_joining_replica_held_back_from_catching_up_answers_no_reads() {
     // its round robin passing the new replica for each partition it lists.
     let reader_router = tokio::task::block_in_place(|| cluster.add_router());
     let reader = sdk_client_with_attempts(&cluster.endpoint(reader_router), 12);
-    for round in 0..2 {
-        let missing = missing_eventually(&reader, TABLE, "pre", 200).await;
-        assert!(
-            missing.is_empty(),
-            "round {round}: eventually consistent reads missed {} items that exist: {:?}",
-            missing.len(),
-            &missing[..missing.len().min(10)]
-        );
-    }
+    assert_all_found(&reader, TABLE, "pre", 200, 2, "a router that never wrote").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,23 +135,17 @@ async fn an_unseeded_split_half_answers_no_reads_and_clients_read_their_writes()
     .await;
     tokio::time::sleep(PAST_STALE_WAIT).await;
 
-    let missing = missing_eventually(&writer, TABLE, "mine", 100).await;
-    assert!(
-        missing.is_empty(),
-        "the writer did not read {} of its own writes after the split: {:?}",
-        missing.len(),
-        &missing[..missing.len().min(10)]
-    );
+    assert_all_found(
+        &writer,
+        TABLE,
+        "mine",
+        100,
+        1,
+        "the writer, after the split,",
+    )
+    .await;
     // A router that never wrote finds every item that existed before.
     let reader_router = tokio::task::block_in_place(|| cluster.add_router());
     let reader = sdk_client_with_attempts(&cluster.endpoint(reader_router), 12);
-    for round in 0..2 {
-        let missing = missing_eventually(&reader, TABLE, "pre", 200).await;
-        assert!(
-            missing.is_empty(),
-            "round {round}: eventually consistent reads missed {} items that exist: {:?}",
-            missing.len(),
-            &missing[..missing.len().min(10)]
-        );
-    }
+    assert_all_found(&reader, TABLE, "pre", 200, 2, "a router that never wrote").await;
 }

@@ -51,6 +51,10 @@ pub enum FaultKind {
     DiskFull,
     /// Every node killed with `kill -9` and restarted at once.
     RestartAll,
+    /// A partition split by hand (`rotor admin split`, at its size median; the first that
+    /// still can be) while the node leading the fewest partitions is down: that replica
+    /// must catch up through the split when it restarts at heal.
+    SplitWithNodeDown,
 }
 
 impl FaultKind {
@@ -261,7 +265,49 @@ async fn inject(
             }
             ("all nodes".to_owned(), Undo::Nothing)
         }
+        FaultKind::SplitWithNodeDown => {
+            let down = by_load.last().copied().unwrap_or(cluster.spec.nodes);
+            cluster.node(down)?.kill();
+            let via = (1..=cluster.spec.nodes).find(|n| *n != down).unwrap_or(1);
+            // The first partition that still holds two distinct tokens (a soak splits
+            // again and again).
+            let mut split = Err(anyhow::anyhow!("no partition could be split"));
+            for p in 0..64u32 {
+                let p = p.to_string();
+                split = admin(cluster, net, via, &["split", crate::workload::TABLE, &p]).map(|_| p);
+                if split.is_ok() {
+                    break;
+                }
+            }
+            let p = split?;
+            (
+                format!("partition {p} split, {} down", node_name(down)),
+                Undo::RestartNode(down),
+            )
+        }
     })
+}
+
+/// Runs `rotor admin --node <node via> ARGS` from the client host (bounded to 20 s);
+/// returns what it printed, or why it failed.
+fn admin(cluster: &Cluster, net: &Net, via: u64, args: &[&str]) -> anyhow::Result<String> {
+    let client = net.host("client")?;
+    let out = std::process::Command::new("timeout")
+        .args(["20", "ip", "netns", "exec", &client.ns])
+        .arg(&cluster.spec.rotor_bin)
+        .args(["admin", "--node", &cluster.node_grpc(via)])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run rotor admin")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "rotor admin {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Writes zeros to `path` until the file system is full.
