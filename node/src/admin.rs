@@ -163,20 +163,33 @@ pub async fn split(
     let at = match at {
         Some(at) => at,
         None => {
-            let replica = info
-                .replicas
-                .iter()
-                .find_map(|r| map.node_addr(*r))
-                .context("the partition has no replica with an address")?;
-            let reply = client(replica)
-                .await?
-                .split_point(rotor_proto::v1::SplitPointRequest {
-                    table_id: entry.def.id,
-                    partition,
-                })
-                .await
-                .map_err(|s| anyhow::anyhow!("no split point: {}", s.message()))?
-                .into_inner();
+            // Any replica that answers (one may be down).
+            let mut last_error = anyhow::anyhow!("the partition has no replica with an address");
+            let mut found = None;
+            for addr in info.replicas.iter().filter_map(|r| map.node_addr(*r)) {
+                let asked = async {
+                    anyhow::Ok(
+                        client(addr)
+                            .await?
+                            .split_point(rotor_proto::v1::SplitPointRequest {
+                                table_id: entry.def.id,
+                                partition,
+                            })
+                            .await
+                            .map_err(|s| anyhow::anyhow!("no split point: {}", s.message()))?
+                            .into_inner(),
+                    )
+                }
+                .await;
+                match asked {
+                    Ok(reply) => {
+                        found = Some(reply);
+                        break;
+                    }
+                    Err(e) => last_error = e.context(format!("asking {addr}")),
+                }
+            }
+            let reply = found.ok_or(last_error)?;
             anyhow::ensure!(
                 reply.found,
                 "partition {partition} of {table} holds fewer than two distinct tokens: give --at"

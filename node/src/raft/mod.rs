@@ -23,6 +23,8 @@ pub mod snapshot_file;
 mod snapshot_tests;
 mod snapshots;
 pub mod state_machine;
+#[cfg(test)]
+mod storage_suite_tests;
 
 use openraft::BasicNode;
 use rotor_model::cluster::{MetaCommand, MetaOutcome};

@@ -144,24 +144,28 @@ impl StateMachine {
         Ok(Box::new(file))
     }
 
-    /// Installs a received snapshot (`file`: what `begin_receiving` gave openraft).
-    pub(super) fn install_blocking(&self, meta: &Meta, file: File) -> Result<(), StorageError> {
-        let incoming = self
-            .inner
-            .incoming
-            .lock()
-            .take()
-            .ok_or_else(|| storage_error(false, io_error("no snapshot is being received")))?;
+    /// Installs a received snapshot: `file` is normally what `begin_receiving` gave
+    /// openraft; any other snapshot file (a whole one handed to openraft) is copied into
+    /// a file of this group first.
+    pub(super) fn install_blocking(&self, meta: &Meta, mut file: File) -> Result<(), StorageError> {
         let same =
             |a: &std::fs::Metadata, b: &std::fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
         let received = file.metadata().map_err(|e| storage_error(false, e))?;
-        let on_disk = std::fs::metadata(&incoming).map_err(|e| storage_error(false, e))?;
-        if !same(&received, &on_disk) {
-            return Err(storage_error(
-                false,
-                io_error("the received snapshot is not the file being received"),
-            ));
-        }
+        let incoming = match self.inner.incoming.lock().take() {
+            Some(path) if std::fs::metadata(&path).is_ok_and(|m| same(&received, &m)) => path,
+            abandoned => {
+                if let Some(path) = abandoned {
+                    let _ = std::fs::remove_file(path);
+                }
+                let path = self.scratch_path("incoming");
+                let mut copy = File::create(&path).map_err(|e| storage_error(false, e))?;
+                std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))
+                    .and_then(|_| std::io::copy(&mut file, &mut copy))
+                    .map_err(|e| storage_error(false, e))?;
+                file = copy;
+                path
+            }
+        };
         file.sync_all().map_err(|e| storage_error(false, e))?;
         drop(file);
         // Refuse a file this node cannot install before anything changes.

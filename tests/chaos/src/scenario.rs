@@ -271,15 +271,26 @@ async fn inject(
             let via = (1..=cluster.spec.nodes).find(|n| *n != down).unwrap_or(1);
             // The first partition that still holds two distinct tokens (a soak splits
             // again and again).
-            let mut split = Err(anyhow::anyhow!("no partition could be split"));
+            let mut refusals = Vec::new();
+            let mut split = None;
             for p in 0..64u32 {
                 let p = p.to_string();
-                split = admin(cluster, net, via, &["split", crate::workload::TABLE, &p]).map(|_| p);
-                if split.is_ok() {
-                    break;
+                match admin(cluster, net, via, &["split", crate::workload::TABLE, &p]) {
+                    Ok(_) => {
+                        split = Some(p);
+                        break;
+                    }
+                    // Past the table's last partition: nothing more to try.
+                    Err(e) if e.to_string().contains("has partitions 0 to") => {
+                        refusals.push(e.to_string());
+                        break;
+                    }
+                    Err(e) => refusals.push(e.to_string()),
                 }
             }
-            let p = split?;
+            let p = split.ok_or_else(|| {
+                anyhow::anyhow!("no partition could be split: {}", refusals.join("; "))
+            })?;
             (
                 format!("partition {p} split, {} down", node_name(down)),
                 Undo::RestartNode(down),
