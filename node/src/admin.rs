@@ -40,7 +40,8 @@ pub enum AdminCommand {
         /// The partition to cut (its number in `rotor admin status`).
         partition: u32,
         /// The first token of the new partition (default: where half of the
-        /// partition's bytes lie below).
+        /// partition's bytes lie below; the middle of its tokens when it holds too few
+        /// items to halve).
         #[arg(long)]
         at: Option<u64>,
         /// Then move the new partition to these nodes (comma-separated ids; default: it
@@ -128,20 +129,34 @@ pub async fn drain(addr: &str, node: u64) -> anyhow::Result<u64> {
 }
 
 /// Applies a metadata change through node `addr` (which forwards it to the leader).
+/// While the metadata group has no reachable leader (an election after its leader
+/// died), retries for up to 20 s.
 pub async fn propose(addr: &str, command: &MetaCommand) -> anyhow::Result<MetaOutcome> {
-    let reply = client(addr)
-        .await?
-        .propose(rotor_proto::v1::ProposeRequest {
-            command: bincode::serialize(command)?,
-        })
-        .await
-        .map_err(|s| anyhow::anyhow!("the metadata change was refused: {}", s.message()))?;
-    Ok(bincode::deserialize(&reply.into_inner().outcome)?)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let command = bincode::serialize(command)?;
+    loop {
+        let reply = client(addr)
+            .await?
+            .propose(rotor_proto::v1::ProposeRequest {
+                command: command.clone(),
+            })
+            .await;
+        match reply {
+            Ok(reply) => return Ok(bincode::deserialize(&reply.into_inner().outcome)?),
+            Err(s)
+                if s.code() == tonic::Code::Unavailable
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(s) => anyhow::bail!("the metadata change was refused: {}", s.message()),
+        }
+    }
 }
 
 /// Splits partition `partition` of `table` at `at` (default: its size median, asked of
-/// one of its replicas), then moves the new half to `place` when given; returns the new
-/// partition's number.
+/// a replica that answers, or the middle of its tokens), then moves the new half to
+/// `place` when given; returns the new partition's number.
 pub async fn split(
     addr: &str,
     table: &str,
@@ -190,11 +205,21 @@ pub async fn split(
                 }
             }
             let reply = found.ok_or(last_error)?;
-            anyhow::ensure!(
-                reply.found,
-                "partition {partition} of {table} holds fewer than two distinct tokens: give --at"
-            );
-            reply.token
+            if reply.found {
+                reply.token
+            } else {
+                // Too few items to halve by size: halve its tokens instead.
+                let range = entry.def.partition_tokens(partition).with_context(|| {
+                    format!("partition {partition} of {table} has no token range")
+                })?;
+                let end = range.end.unwrap_or(u64::MAX);
+                let middle = range.start + (end - range.start) / 2;
+                anyhow::ensure!(
+                    range.splits_at(middle),
+                    "partition {partition} of {table} spans too few tokens to split"
+                );
+                middle
+            }
         }
     };
     let child = entry.partitions.len() as u32;
