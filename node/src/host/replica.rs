@@ -54,9 +54,15 @@ impl PartitionGroup {
     /// it applied only committed entries, so that is a past state of the table
     /// (availability over freshness, as such reads allow).
     pub fn ready_for_reads(&self, me: NodeId) -> bool {
+        self.readable_at(me).is_some()
+    }
+
+    /// As `ready_for_reads`, with the applied log index it saw when ready (so that a read
+    /// path needs the group's metrics once).
+    pub fn readable_at(&self, me: NodeId) -> Option<u64> {
         use std::sync::atomic::Ordering;
         if !self.partition.is_seeded() {
-            return false;
+            return None;
         }
         let (applied, leader, voter) = {
             let m = self.raft.metrics();
@@ -68,10 +74,10 @@ impl PartitionGroup {
             (applied, m.current_leader, voter)
         };
         if !voter {
-            return false;
+            return None;
         }
         if self.caught_up.load(Ordering::Relaxed) {
-            return true;
+            return Some(applied);
         }
         let caught_up = if leader == Some(me) {
             applied >= self.log_at_open
@@ -81,9 +87,9 @@ impl PartitionGroup {
         };
         if caught_up {
             self.caught_up.store(true, Ordering::Relaxed);
-            return true;
+            return Some(applied);
         }
-        self.opened.elapsed() >= SERVE_STALE_AFTER
+        (self.opened.elapsed() >= SERVE_STALE_AFTER).then_some(applied)
     }
 }
 

@@ -150,20 +150,11 @@ impl NodeService {
         if consistent {
             return self.linearize(raft).await;
         }
-        if !group.ready_for_reads(self.host.id) {
+        let Some(applied) = group.readable_at(self.host.id) else {
             metrics::counter!("rotor_node_stale_read_refusals_total").increment(1);
             let hint = self.is_leader(raft).err().unwrap_or(0);
             return Ok(Some(refused(pb::Refusal::NotLeader, hint)));
-        }
-        if min_applied == 0 {
-            return Ok(None);
-        }
-        let applied = raft
-            .metrics()
-            .borrow()
-            .last_applied
-            .map(|l| l.index)
-            .unwrap_or(0);
+        };
         if applied >= min_applied {
             return Ok(None);
         }
