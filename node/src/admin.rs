@@ -32,6 +32,12 @@ pub enum AdminCommand {
         /// Id of the node to empty.
         node: u64,
     },
+    /// Return a drained node to service: it takes replicas again, and the partitions
+    /// the ring places on it move back.
+    Activate {
+        /// Id of the node.
+        node: u64,
+    },
     /// Split one partition by hand: the tokens from `--at` on become a new partition on
     /// the same replicas (the autoscaler moves it later, as it does its own splits).
     Split {
@@ -103,6 +109,13 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        AdminCommand::Activate { node } => {
+            let epoch = activate(&args.node, node).await?;
+            println!(
+                "node {node} is active again (map epoch {epoch}); partitions the ring places on it are moving back. Follow with `rotor admin status`."
+            );
+            Ok(())
+        }
         AdminCommand::Split {
             table,
             partition,
@@ -126,6 +139,22 @@ pub async fn drain(addr: &str, node: u64) -> anyhow::Result<u64> {
         .await
         .map_err(|s| anyhow::anyhow!("drain refused: {}", s.message()))?;
     Ok(reply.into_inner().epoch)
+}
+
+/// Marks node `node` active again (through node `addr`); returns the map's epoch.
+pub async fn activate(addr: &str, node: u64) -> anyhow::Result<u64> {
+    let command = MetaCommand::SetNodeState {
+        id: node,
+        state: NodeState::Active,
+    };
+    let outcome = propose(addr, &command).await?;
+    match outcome.reply {
+        MetaReply::Done => Ok(outcome.epoch),
+        MetaReply::UnknownNode(id) => {
+            anyhow::bail!("there is no node {id} in the cluster (see `rotor admin status`)")
+        }
+        other => anyhow::bail!("activating node {node} was refused: {other:?}"),
+    }
 }
 
 /// Applies a metadata change through node `addr` (which forwards it to the leader).

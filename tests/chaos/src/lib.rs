@@ -5,6 +5,7 @@
 //!   cluster      rotor node / router processes on those hosts; kill, pause, restart
 //!   workload     clients recording a history (put, CAS, ADD, delete, both reads)
 //!   scenario     schedules of faults injected and healed; runs and reports
+//!   topology     splits, moves, drains through `rotor admin`
 //!   history      the recorded operations and fault windows (JSON lines)
 //!   linearizable Wing-Gong/Lowe linearizability search per key
 //!   checker      lost writes, phantom values, stale reads, counters, availability
@@ -19,4 +20,5 @@ pub mod netns;
 pub mod report;
 pub mod scenario;
 pub mod sessions;
+pub mod topology;
 pub mod workload;

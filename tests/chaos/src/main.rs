@@ -84,6 +84,10 @@ struct Common {
     /// Counter keys (UpdateItem ADD, GetItem).
     #[arg(long, default_value_t = 2)]
     counter_keys: u32,
+    /// Seconds the clients use one set of keys before moving to fresh ones (bounds
+    /// each key's history, so that long soaks stay checkable).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(5..))]
+    key_lifetime_secs: u64,
     /// Milliseconds each client waits between requests.
     #[arg(long, default_value_t = 10)]
     pause_ms: u64,
@@ -134,6 +138,7 @@ impl Common {
                 pause: Duration::from_millis(self.pause_ms),
                 request_timeout: Duration::from_secs(5),
                 seed: self.seed,
+                key_lifetime: Duration::from_secs(self.key_lifetime_secs),
             },
             cooldown: Duration::from_secs(4),
             out_dir: std::path::absolute(&self.out)?,
@@ -203,7 +208,7 @@ fn main() {
         } => (|| {
             let config = common.config()?;
             let faults = or_all(faults);
-            let net = scenario::make_net(&config)?;
+            let net = scenario::make_net(&config, &faults)?;
             let rt = scenario::client_runtime(&net)?;
             let suite = rt.block_on(scenario::run_scenarios(
                 &net,
@@ -221,9 +226,13 @@ fn main() {
         } => (|| {
             let config = common.config()?;
             let faults = or_all(faults);
-            let schedule =
-                scenario::soak_schedule(common.seed, Duration::from_secs(duration), &faults);
-            let net = scenario::make_net(&config)?;
+            let schedule = scenario::soak_schedule(
+                common.seed,
+                Duration::from_secs(duration),
+                &faults,
+                config.spec.nodes,
+            );
+            let net = scenario::make_net(&config, &[])?;
             let rt = scenario::client_runtime(&net)?;
             let name = format!("soak-seed-{}", common.seed);
             let report = rt.block_on(scenario::run_schedule(&name, &net, &config, &schedule))?;

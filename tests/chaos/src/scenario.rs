@@ -19,6 +19,7 @@ use crate::cluster::{self, host_plan, Cluster, ClusterSpec};
 use crate::history::{FaultWindow, History};
 use crate::netns::{self, Net};
 use crate::report::{Report, Suite};
+use crate::topology;
 use crate::workload::{self, Recorder, WorkloadConfig};
 
 /// The faults the suite injects.
@@ -55,6 +56,14 @@ pub enum FaultKind {
     /// still can be) while the node leading the fewest partitions is down: that replica
     /// must catch up through the split when it restarts at heal.
     SplitWithNodeDown,
+    /// The node leading the fewest partitions drained (`rotor admin drain`: its replicas
+    /// move to the other nodes), made active again at heal (the ring's partitions move
+    /// back onto it, as they would onto a node that joins). Needs 4 nodes.
+    DrainNode,
+    /// A partition split by hand and its new half placed on the nodes other than the
+    /// busiest leader (`rotor admin split --place`): a split, then a move by snapshot
+    /// and membership change. Needs 4 nodes.
+    SplitAndMove,
 }
 
 impl FaultKind {
@@ -67,6 +76,14 @@ impl FaultKind {
     /// the fault lasts (only a restart of every node takes them all).
     pub fn leaves_a_majority(self) -> bool {
         !matches!(self, FaultKind::RestartAll)
+    }
+
+    /// Nodes the fault needs (a scenario runs on at least that many).
+    pub fn min_nodes(self) -> u64 {
+        match self {
+            FaultKind::DrainNode | FaultKind::SplitAndMove => 4,
+            _ => 3,
+        }
     }
 
     pub fn name(self) -> String {
@@ -85,6 +102,7 @@ enum Undo {
     Network,
     NodeFaults(Vec<u64>),
     FreeDisk(PathBuf),
+    Activate(u64),
     Nothing,
 }
 
@@ -131,9 +149,10 @@ pub fn client_runtime(net: &Net) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Makes the test hosts of a run.
-pub fn make_net(config: &RunConfig) -> anyhow::Result<Net> {
+/// (With enough node hosts for every fault in `faults`.)
+pub fn make_net(config: &RunConfig, faults: &[FaultKind]) -> anyhow::Result<Net> {
     netns::check_available()?;
-    let plan = host_plan(config.spec.nodes, config.spec.routers);
+    let plan = host_plan(nodes_for(config, faults), config.spec.routers);
     let hosts: Vec<(&str, u8)> = plan.iter().map(|(n, a)| (n.as_str(), *a)).collect();
     Net::create(&config.prefix, config.subnet, &hosts)
 }
@@ -269,56 +288,27 @@ async fn inject(
             let down = by_load.last().copied().unwrap_or(cluster.spec.nodes);
             cluster.node(down)?.kill();
             let via = (1..=cluster.spec.nodes).find(|n| *n != down).unwrap_or(1);
-            // The first partition that still holds two distinct tokens (a soak splits
-            // again and again).
-            let mut refusals = Vec::new();
-            let mut split = None;
-            for p in 0..64u32 {
-                let p = p.to_string();
-                match admin(cluster, net, via, &["split", crate::workload::TABLE, &p]) {
-                    Ok(_) => {
-                        split = Some(p);
-                        break;
-                    }
-                    // Past the table's last partition: nothing more to try.
-                    Err(e) if e.to_string().contains("has partitions 0 to") => {
-                        refusals.push(e.to_string());
-                        break;
-                    }
-                    Err(e) => refusals.push(e.to_string()),
-                }
-            }
-            let p = split.ok_or_else(|| {
-                anyhow::anyhow!("no partition could be split: {}", refusals.join("; "))
-            })?;
+            let p = topology::split_first(cluster, net, via, &[])?;
             (
                 format!("partition {p} split, {} down", node_name(down)),
                 Undo::RestartNode(down),
             )
         }
+        FaultKind::DrainNode => {
+            let id = by_load.last().copied().unwrap_or(cluster.spec.nodes);
+            topology::admin(cluster, net, busiest, &["drain", &id.to_string()])?;
+            (node_name(id), Undo::Activate(id))
+        }
+        FaultKind::SplitAndMove => {
+            let place: Vec<String> = others.iter().take(3).map(u64::to_string).collect();
+            let place = place.join(",");
+            let p = topology::split_first(cluster, net, busiest, &["--place", &place])?;
+            (
+                format!("partition {p} split, its new half moved to {place}"),
+                Undo::Nothing,
+            )
+        }
     })
-}
-
-/// Runs `rotor admin --node <node via> ARGS` from the client host (bounded to 20 s);
-/// returns what it printed, or why it failed.
-fn admin(cluster: &Cluster, net: &Net, via: u64, args: &[&str]) -> anyhow::Result<String> {
-    let client = net.host("client")?;
-    let out = std::process::Command::new("timeout")
-        .args(["20", "ip", "netns", "exec", &client.ns])
-        .arg(&cluster.spec.rotor_bin)
-        .args(["admin", "--node", &cluster.node_grpc(via)])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("cannot run rotor admin")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "rotor admin {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Writes zeros to `path` until the file system is full.
@@ -356,6 +346,10 @@ async fn heal(undo: Undo, cluster: &mut Cluster, net: &Net) -> anyhow::Result<()
         }
         Undo::FreeDisk(path) => {
             std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        Undo::Activate(id) => {
+            let via = (1..=cluster.spec.nodes).find(|n| *n != id).unwrap_or(1);
+            topology::admin(cluster, net, via, &["activate", &id.to_string()]).map(|_| ())
         }
         Undo::Nothing => Ok(()),
     }
@@ -519,7 +513,15 @@ pub async fn run_schedule(
     Ok(report)
 }
 
-/// One scenario per fault: a fresh cluster, `quiet` of normal load, the fault for
+/// Nodes a run of `faults` needs: `--nodes`, or more when a fault needs them.
+pub fn nodes_for(config: &RunConfig, faults: &[FaultKind]) -> u64 {
+    faults
+        .iter()
+        .map(|f| f.min_nodes())
+        .fold(config.spec.nodes, u64::max)
+}
+
+/// One scenario per fault: a fresh cluster (of at least the nodes the fault needs), `quiet` of normal load, the fault for
 /// `hold`, healed, then the cooldown.
 pub async fn run_scenarios(
     net: &Net,
@@ -535,15 +537,22 @@ pub async fn run_scenarios(
             fault: *fault,
             hold,
         };
-        let report = run_schedule(&fault.name(), net, config, &[step]).await?;
+        let mut config = config.clone();
+        config.spec.nodes = nodes_for(&config, &[*fault]);
+        let report = run_schedule(&fault.name(), net, &config, &[step]).await?;
         suite.push(report);
     }
     Ok(suite)
 }
 
 /// A soak: random faults (reproducible from `seed`) one after another on one cluster
-/// for about `duration`.
-pub fn soak_schedule(seed: u64, duration: Duration, faults: &[FaultKind]) -> Vec<Step> {
+/// for about `duration`; faults that need more nodes than `nodes` are left out.
+pub fn soak_schedule(seed: u64, duration: Duration, faults: &[FaultKind], nodes: u64) -> Vec<Step> {
+    let faults: Vec<FaultKind> = faults
+        .iter()
+        .copied()
+        .filter(|f| f.min_nodes() <= nodes)
+        .collect();
     let mut rng = rotor_bench::keys::Rng::new(seed);
     let mut steps = Vec::new();
     let mut total = Duration::ZERO;

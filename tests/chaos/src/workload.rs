@@ -31,6 +31,10 @@ pub struct WorkloadConfig {
     /// A request with no answer by then is indeterminate.
     pub request_timeout: Duration,
     pub seed: u64,
+    /// How long the clients use one generation of keys before moving to fresh ones
+    /// (`r0-g1`, ...): bounds each key's history, so a soak of any length stays
+    /// checkable (the linearizability search grows with one key's operations).
+    pub key_lifetime: Duration,
 }
 
 impl Default for WorkloadConfig {
@@ -42,6 +46,7 @@ impl Default for WorkloadConfig {
             pause: Duration::from_millis(10),
             request_timeout: Duration::from_secs(5),
             seed: 1,
+            key_lifetime: Duration::from_secs(120),
         }
     }
 }
@@ -252,11 +257,23 @@ pub async fn issue(
 }
 
 /// Register and counter key names.
-pub fn keys(config: &WorkloadConfig) -> (Vec<String>, Vec<String>) {
+/// The register and counter keys of one generation (the first: `r0`, `c0`; then
+/// `r0-g1`, `c0-g1`, ...).
+pub fn keys(config: &WorkloadConfig, generation: u64) -> (Vec<String>, Vec<String>) {
+    let name = |kind: char, i: u32| match generation {
+        0 => format!("{kind}{i}"),
+        g => format!("{kind}{i}-g{g}"),
+    };
     (
-        (0..config.register_keys).map(|i| format!("r{i}")).collect(),
-        (0..config.counter_keys).map(|i| format!("c{i}")).collect(),
+        (0..config.register_keys).map(|i| name('r', i)).collect(),
+        (0..config.counter_keys).map(|i| name('c', i)).collect(),
     )
+}
+
+/// The generation of keys in use `elapsed_ns` into the run.
+pub fn generation(config: &WorkloadConfig, elapsed_ns: u64) -> u64 {
+    let lifetime = config.key_lifetime.as_nanos().max(1) as u64;
+    elapsed_ns / lifetime
 }
 
 /// One client's loop until `stop`.
@@ -274,11 +291,18 @@ pub async fn run_client(
             .wrapping_add(u64::from(client_id)),
     );
     let mut api = ApiClient::new(&routers, client_id as usize, config.request_timeout);
-    let (registers, counters) = keys(&config);
+    let mut current = 0;
+    let (mut registers, mut counters) = keys(&config, current);
     let mut seq: u64 = 0;
     // The last value this client saw or wrote per register (what a CAS expects).
     let mut seen: Vec<Option<u64>> = vec![None; registers.len()];
     while !stop.load(Ordering::Relaxed) {
+        let now = generation(&config, recorder.now_ns());
+        if now != current {
+            current = now;
+            (registers, counters) = keys(&config, current);
+            seen = vec![None; registers.len()];
+        }
         let counter_op = !counters.is_empty() && rng.below(4) == 0;
         if counter_op {
             let key = &counters[rng.below(counters.len() as u64) as usize];
@@ -332,9 +356,13 @@ pub async fn final_reads(
     deadline: Duration,
 ) -> anyhow::Result<()> {
     let mut api = ApiClient::new(routers, 0, config.request_timeout);
-    let (registers, counters) = keys(config);
     let until = Instant::now() + deadline;
-    for key in registers.iter().chain(&counters) {
+    let mut every_key = Vec::new();
+    for g in 0..=generation(config, recorder.now_ns()) {
+        let (registers, counters) = keys(config, g);
+        every_key.extend(registers.into_iter().chain(counters));
+    }
+    for key in &every_key {
         loop {
             let outcome = issue(
                 &mut api,
