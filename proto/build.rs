@@ -6,11 +6,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/rotor/v1/partition.proto",
         "proto/rotor/v1/cluster.proto",
         "proto/rotor/v1/snapshot.proto",
+        "proto/rotor/v1/model.proto",
+        "proto/rotor/v1/metadata.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }
     let descriptors = protox::compile(files, ["proto"])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Maps decode into BTreeMaps: ordered, as the model's are.
+    tonic_prost_build::configure()
+        .btree_map(".")
+        .compile_fds(descriptors)?;
     Ok(())
 }

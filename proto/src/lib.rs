@@ -1,18 +1,29 @@
-//! rotor-proto: the RPC contract between routers and nodes (and, with replication,
-//! between nodes), as `.proto` files under `proto/` compiled at build time.
+//! rotor-proto: everything Rotor sends between processes, as versioned protobuf: the RPC
+//! contract between routers and nodes (and between nodes), and the records raft logs
+//! keep, as `.proto` files under `proto/` compiled at build time.
 //!
 //! ```text
 //!   rotor.v1.Partition   router -> node: Write, Get, ReadRange, Stats on one partition replica
 //!   rotor.v1.Cluster     join, metadata proposals, the cluster-map watch, status
 //!   rotor.v1.Raft        node -> node: openraft messages of any group, by group id
 //!   SnapshotFrame        a raft snapshot file (kept on disk, sent in chunks)
+//!   model.proto          attribute values, items, write commands and outcomes, range reads
+//!   metadata.proto       the cluster map, table definitions, metadata commands and replies
+//!   convert              model types <-> messages (From / TryFrom, WireError)
 //! ```
 //!
-//! Payload fields carry Rotor's model types encoded once (bincode), the same bytes a
-//! partition's log stores; the envelope (partition, epoch, refusals) is protobuf so that
-//! routing decisions need no decoding.
+//! Rotor's model types (rotor-model) never go on the wire themselves: `convert` turns
+//! each into its message and back, and a peer's message that describes no model value
+//! is a [`WireError`]. Conditions and updates travel as DynamoDB expression text.
 
-/// Generated messages and services of package `rotor.v1`.
+mod convert;
+
+pub use convert::{item_from_wire, item_to_wire, WireError};
+
+/// Generated messages and services of package `rotor.v1`. (A oneof holding a TableDef
+/// beside small variants is as large as the TableDef: a metadata command or reply is
+/// made once per change, so boxing would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 pub mod v1 {
     tonic::include_proto!("rotor.v1");
 }

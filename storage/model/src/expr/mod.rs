@@ -15,6 +15,7 @@
 //!   docpath        following document paths
 //!   update         UpdateExpr::apply
 //!   project        ProjectionExpression semantics
+//!   render         resolved trees back to text (with placeholders) and trusted re-parsing
 //! ```
 //!
 //! Typical use, per request:
@@ -37,6 +38,7 @@ mod lexer;
 pub mod limits;
 mod parser;
 mod project;
+mod render;
 mod reserved;
 mod resolve;
 mod resolve_cond;
@@ -51,6 +53,8 @@ mod tests_limits;
 #[cfg(test)]
 mod tests_parse;
 #[cfg(test)]
+mod tests_render;
+#[cfg(test)]
 mod tests_update;
 #[cfg(test)]
 mod tests_util;
@@ -63,4 +67,7 @@ pub use compare::{compare_values, values_equal};
 pub use docpath::get as get_path;
 pub use parser::{check_placeholder, ExprInput, ExprKind, Parser};
 pub use project::project;
+pub use render::{
+    condition_from_text, render_condition, render_update, update_from_text, ExpressionText,
+};
 pub use reserved::is_reserved;

@@ -110,6 +110,8 @@ pub struct Parser<'a> {
     input: ExprInput<'a>,
     used_names: BTreeSet<String>,
     used_values: BTreeSet<String>,
+    /// The text was rendered by Rotor from a tree already parsed (see [`Parser::trusted`]).
+    trusted: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -118,6 +120,18 @@ impl<'a> Parser<'a> {
             input,
             used_names: BTreeSet::new(),
             used_values: BTreeSet::new(),
+            trusted: false,
+        }
+    }
+
+    /// A parser of text Rotor rendered from a tree it parsed before (`render.rs`): the
+    /// text may be longer than [`MAX_EXPRESSION_BYTES`] (placeholders replace the names
+    /// and constants the client wrote); every other check applies. Its callers skip
+    /// [`Parser::finish`].
+    pub(crate) fn trusted(input: ExprInput<'a>) -> Self {
+        Parser {
+            trusted: true,
+            ..Parser::new(input)
         }
     }
 
@@ -146,12 +160,12 @@ impl<'a> Parser<'a> {
     }
 
     /// The checks on the text itself, before it is read: not empty, within
-    /// [`MAX_EXPRESSION_BYTES`].
-    fn check_text(text: &str, kind: ExprKind) -> Result<()> {
+    /// [`MAX_EXPRESSION_BYTES`] (unless trusted).
+    fn check_text(&self, text: &str, kind: ExprKind) -> Result<()> {
         if text.is_empty() {
             return Err(kind.error("The expression can not be empty;".to_owned()));
         }
-        if text.len() > MAX_EXPRESSION_BYTES {
+        if text.len() > MAX_EXPRESSION_BYTES && !self.trusted {
             return Err(kind.error(size_exceeded(kind, text.len())));
         }
         Ok(())
@@ -159,7 +173,7 @@ impl<'a> Parser<'a> {
 
     /// A ConditionExpression or FilterExpression (`which` names it in messages).
     pub fn condition(&mut self, text: &str, which: ExprKind) -> Result<Condition> {
-        Self::check_text(text, which)?;
+        self.check_text(text, which)?;
         let raw = Grammar::new(text, CONDITION_KEYWORDS)
             .condition()
             .map_err(|m| which.error(m))?;
@@ -169,7 +183,7 @@ impl<'a> Parser<'a> {
     /// An UpdateExpression.
     pub fn update(&mut self, text: &str) -> Result<UpdateExpr> {
         let kind = ExprKind::Update;
-        Self::check_text(text, kind)?;
+        self.check_text(text, kind)?;
         let raw = Grammar::new(text, UPDATE_KEYWORDS)
             .update()
             .map_err(|m| kind.error(m))?;
@@ -179,7 +193,7 @@ impl<'a> Parser<'a> {
     /// A ProjectionExpression: the paths, in order.
     pub fn projection(&mut self, text: &str) -> Result<Vec<Path>> {
         let kind = ExprKind::Projection;
-        Self::check_text(text, kind)?;
+        self.check_text(text, kind)?;
         let raw = Grammar::new(text, NO_KEYWORDS)
             .projection()
             .map_err(|m| kind.error(m))?;
