@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/rotor/v1/snapshot.proto",
         "proto/rotor/v1/model.proto",
         "proto/rotor/v1/metadata.proto",
+        "proto/rotor/v1/raft.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

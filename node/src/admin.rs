@@ -78,7 +78,10 @@ pub async fn fetch_map(addr: &str) -> anyhow::Result<ClusterMap> {
         .await
         .context("the node sent no cluster map within 5 s (has the cluster formed?)")?
         .context("the node closed the map stream")??;
-    Ok(bincode::deserialize(&update.map)?)
+    let map = update
+        .map
+        .ok_or(rotor_proto::WireError::Missing("MapUpdate.map"))?;
+    Ok(ClusterMap::try_from(map)?)
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -162,7 +165,7 @@ pub async fn activate(addr: &str, node: u64) -> anyhow::Result<u64> {
 /// died), retries for up to 20 s.
 pub async fn propose(addr: &str, command: &MetaCommand) -> anyhow::Result<MetaOutcome> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let command = bincode::serialize(command)?;
+    let command = Some(rotor_proto::v1::MetaCommand::from(command));
     loop {
         let reply = client(addr)
             .await?
@@ -171,7 +174,13 @@ pub async fn propose(addr: &str, command: &MetaCommand) -> anyhow::Result<MetaOu
             })
             .await;
         match reply {
-            Ok(reply) => return Ok(bincode::deserialize(&reply.into_inner().outcome)?),
+            Ok(reply) => {
+                let outcome = reply
+                    .into_inner()
+                    .outcome
+                    .ok_or(rotor_proto::WireError::Missing("ProposeReply.outcome"))?;
+                return Ok(MetaOutcome::try_from(outcome)?);
+            }
             Err(s)
                 if s.code() == tonic::Code::Unavailable
                     && tokio::time::Instant::now() < deadline =>

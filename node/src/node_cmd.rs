@@ -150,6 +150,11 @@ pub struct RaftArgs {
     /// catches up by snapshot instead of by log).
     #[arg(long, env = "ROTOR_SNAPSHOT_EVERY", default_value_t = 10_000)]
     pub snapshot_every: u64,
+    /// Milliseconds without a write after which a partition's raft group goes quiet:
+    /// no heartbeats until the next write; one ping per node pair keeps failover
+    /// working (0: groups always heartbeat).
+    #[arg(long, env = "ROTOR_QUIESCE_AFTER_MS", default_value_t = 2_000)]
+    pub quiesce_after_ms: u64,
 }
 
 impl RaftArgs {
@@ -159,6 +164,7 @@ impl RaftArgs {
             election_min_ms: self.election_timeout_ms,
             election_max_ms: self.election_timeout_ms * 2,
             snapshot_every: self.snapshot_every,
+            quiesce_after_ms: self.quiesce_after_ms,
         }
     }
 }

@@ -42,7 +42,11 @@ mod tests {
                 partition: 3,
                 epoch: 42,
             }),
-            payload: vec![1, 2, 3],
+            command: Some(super::v1::WriteCommand {
+                table_id: 7,
+                item_key: vec![1, 2, 3],
+                op: None,
+            }),
         };
         let bytes = req.encode_to_vec();
         assert_eq!(WriteRequest::decode(bytes.as_slice()).unwrap(), req);

@@ -37,8 +37,25 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens (or creates) the database under `path`.
+    /// Opens (or creates) the database under `path`. A directory whose raft records
+    /// are in an older format is refused: see [`Engine::open_upgrading`].
     pub fn open(path: &Path) -> Result<Engine> {
+        Engine::open_with(path, None)
+    }
+
+    /// Opens (or creates) the database under `path`, rewriting raft records of an
+    /// older format with `raft` (the node's encoding of them).
+    pub fn open_upgrading(
+        path: &Path,
+        raft: &dyn crate::format::RaftRecordsUpgrade,
+    ) -> Result<Engine> {
+        Engine::open_with(path, Some(raft))
+    }
+
+    fn open_with(
+        path: &Path,
+        raft: Option<&dyn crate::format::RaftRecordsUpgrade>,
+    ) -> Result<Engine> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -53,7 +70,7 @@ impl Engine {
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_STATE, Options::default()),
         ];
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
-        crate::format::check_and_upgrade(&db, path)?;
+        crate::format::check_and_upgrade(&db, path, raft)?;
         let owners = RangeOwners::load(&db)?;
         let (tx, rx) = mpsc::channel();
         let sync_db = db.clone();

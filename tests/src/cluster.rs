@@ -156,9 +156,9 @@ impl Cluster {
             args.push("--join".into());
             args.push(self.node_addr(via));
         }
+        args.push("--http-listen".into());
+        args.push(format!("127.0.0.1:{}", self.nodes[idx].http_port));
         if self.fault_injection {
-            args.push("--http-listen".into());
-            args.push(format!("127.0.0.1:{}", self.nodes[idx].http_port));
             args.push("--fault-injection".into());
         }
         args.extend(self.node_args.iter().cloned());
@@ -199,6 +199,24 @@ impl Cluster {
         .await
         .expect("fault rules request");
         assert_eq!(status, 200, "node {id} refused fault rules: {body}");
+    }
+
+    /// The sum of node `id`'s Prometheus samples whose line starts with `series` (a
+    /// metric name, or a name and the start of its labels).
+    pub async fn node_metric(&self, id: u64, series: &str) -> f64 {
+        let addr = format!(
+            "http://127.0.0.1:{}",
+            self.nodes[(id - 1) as usize].http_port
+        );
+        let (status, body) =
+            tokio::task::spawn_blocking(move || crate::http(&addr, "GET", "/metrics", ""))
+                .await
+                .expect("metrics request");
+        assert_eq!(status, 200, "node {id} /metrics: {body}");
+        body.lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// `kill -9` of node `id`.

@@ -1,8 +1,9 @@
-//! A data directory written by the previous release opens and serves in this one: the
+//! A data directory written by an earlier release opens and serves in this one: each
 //! fixture (`tests/fixtures/data-<commit>.tar.gz`, made by `make-data-dir.sh` with that
 //! release's binary from `upgrade_items.py`'s writes, then `kill -9`) is unpacked and
-//! started with `rotor dev`; every item reads back as written, new writes work, and
-//! the directory opens again after another `kill -9`.
+//! started with `rotor dev`; its raft logs and records are rewritten from bincode to
+//! protobuf, every item reads back as written, new writes work, and the directory opens
+//! again after another `kill -9`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,8 +12,10 @@ use std::process::Command;
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use rotor_tests::{free_port, Rotor};
 
-/// The release before snapshot files became `rotor.v1.SnapshotFrame`s.
-const FIXTURE: &str = "data-83e73e3.tar.gz";
+/// The release before snapshot files became `rotor.v1.SnapshotFrame`s (data format 1).
+const FORMAT_1: &str = "data-83e73e3.tar.gz";
+/// The release before raft's records became protobuf (data format 2).
+const FORMAT_2: &str = "data-8d0d6c6.tar.gz";
 /// The nodes' ports the fixture's cluster map records.
 const NODE_PORT: u16 = 17301;
 
@@ -56,10 +59,24 @@ async fn read_all(client: &aws_sdk_dynamodb::Client) -> BTreeMap<(String, String
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_1_data_directory_opens_and_serves() {
+    opens_and_serves(FORMAT_1, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_previous_releases_data_directory_opens_and_serves() {
+    opens_and_serves(FORMAT_2, false).await;
+}
+
+/// Both fixtures' clusters listen on the node ports their maps record: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `old_snapshots`: the fixture's kept snapshot files predate SnapshotFrame files.
+async fn opens_and_serves(fixture: &str, old_snapshots: bool) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
-        .join(FIXTURE);
+        .join(fixture);
     let dir = tempfile::tempdir().expect("temp dir");
     let status = Command::new("tar")
         .arg("-xzf")
@@ -76,9 +93,17 @@ async fn the_previous_releases_data_directory_opens_and_serves() {
     let tables = client.list_tables().send().await.expect("list tables");
     assert_eq!(tables.table_names(), ["upgrade_songs"]);
     assert_eq!(read_all(&client).await, expected(), "{}", rotor.output());
-    // Its kept snapshots were in the older format: each group replaced its own.
     assert!(
+        rotor
+            .output()
+            .contains("raft log and records rewritten as protobuf"),
+        "{}",
+        rotor.output()
+    );
+    // Kept snapshots in the older file format: each group replaced its own.
+    assert_eq!(
         rotor.output().contains("the kept snapshot cannot be read"),
+        old_snapshots,
         "{}",
         rotor.output()
     );

@@ -25,10 +25,12 @@ use tokio::sync::watch;
 use crate::autoscaler::{AutoscaleConfig, Autoscaler};
 use crate::raft::log_store::LogStore;
 use crate::raft::network::{NetworkFactory, Peers};
+use crate::raft::quiet::{GroupQuiet, Liveness};
 use crate::raft::state_machine::{Machine, StateMachine};
 use crate::raft::{Command, Raft, RaftSettings, Reply};
 
 mod moves;
+mod quiescence;
 mod reconcile;
 mod replica;
 
@@ -82,6 +84,12 @@ pub struct Host {
     splits_rx: parking_lot::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(u64, u32)>>>,
     /// On the metadata leader: measures partitions and splits the hot and the large.
     pub autoscaler: Arc<Autoscaler>,
+    /// The metadata group's quiescence (the partition groups' are theirs).
+    pub meta_quiet: Arc<GroupQuiet>,
+    /// Which peer nodes answer pings.
+    pub liveness: Arc<Liveness>,
+    /// A group idle this long goes quiet (zero: never).
+    quiesce_after: Duration,
 }
 
 /// Errors of metadata proposals as the API edge needs to tell them apart.
@@ -102,12 +110,16 @@ impl Host {
         let snapshot_dir = cfg.data_dir.join("snapshots");
         std::fs::create_dir_all(&snapshot_dir)
             .with_context(|| format!("cannot create {}", snapshot_dir.display()))?;
-        let engine = Arc::new(Engine::open(&db_dir).with_context(|| {
-            format!(
-                "cannot open the data in {} (is another rotor using it?)",
-                db_dir.display()
-            )
-        })?);
+        let engine = Arc::new(
+            Engine::open_upgrading(&db_dir, &crate::raft::legacy::LegacyRaftRecords).with_context(
+                || {
+                    format!(
+                        "cannot open the data in {} (is another rotor using it?)",
+                        db_dir.display()
+                    )
+                },
+            )?,
+        );
         let config = Arc::new(cfg.raft.config()?);
         let peers = Arc::new(Peers::default());
         let (map_tx, map_rx) = watch::channel(Arc::new(ClusterMap::default()));
@@ -119,17 +131,20 @@ impl Host {
             Machine::Meta { map: map_tx },
             snapshot_dir.clone(),
         )?;
+        let meta_quiet = GroupQuiet::new();
         let meta = Raft::new(
             cfg.id,
             config.clone(),
             NetworkFactory {
                 group: META_GROUP,
                 peers: peers.clone(),
+                quiet: meta_quiet.clone(),
             },
             LogStore::new(log),
             sm,
         )
         .await?;
+        meta_quiet.attach(meta.clone());
         let (splits_applied, splits_rx) = tokio::sync::mpsc::unbounded_channel();
         Ok(Arc::new(Host {
             reconcile_now: Arc::new(tokio::sync::Notify::new()),
@@ -147,6 +162,9 @@ impl Host {
             groups: RwLock::new(HashMap::new()),
             verified: parking_lot::Mutex::new(HashMap::new()),
             restarted,
+            meta_quiet,
+            liveness: Liveness::new(Duration::from_millis(cfg.raft.election_max_ms)),
+            quiesce_after: Duration::from_millis(cfg.raft.quiesce_after_ms),
         }))
     }
 
@@ -187,6 +205,12 @@ impl Host {
         }
         let host = self.clone();
         tokio::spawn(async move { crate::autoscaler::run(host).await });
+        if !self.quiesce_after.is_zero() {
+            let host = self.clone();
+            tokio::spawn(async move { host.ping_forever().await });
+            let host = self.clone();
+            tokio::spawn(async move { host.quiesce_forever().await });
+        }
         Ok(())
     }
 
@@ -330,17 +354,20 @@ impl Host {
                 let Some(node) = f.leader_node else {
                     return Err(ProposeError::NoLeader);
                 };
-                let payload =
-                    bincode::serialize(&cmd).map_err(|e| ProposeError::Raft(e.to_string()))?;
+                let command = Some(rotor_proto::v1::MetaCommand::from(&cmd));
                 let channel = self
                     .peers
                     .channel(&node.addr)
                     .map_err(|e| ProposeError::Forward(e.to_string()))?;
                 let reply = ClusterClient::new(channel)
-                    .propose(bounded(ProposeRequest { command: payload }))
+                    .propose(bounded(ProposeRequest { command }))
                     .await
                     .map_err(|e| ProposeError::Forward(e.message().to_owned()))?;
-                bincode::deserialize(&reply.into_inner().outcome)
+                reply
+                    .into_inner()
+                    .outcome
+                    .ok_or(rotor_proto::WireError::Missing("ProposeReply.outcome"))
+                    .and_then(MetaOutcome::try_from)
                     .map_err(|e| ProposeError::Forward(format!("bad reply: {e}")))
             }
             Err(e) => Err(ProposeError::Raft(e.to_string())),

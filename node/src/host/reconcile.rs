@@ -17,6 +17,7 @@ use super::{Host, FORWARD_TIMEOUT};
 use crate::load::Meter;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::NetworkFactory;
+use crate::raft::quiet::GroupQuiet;
 use crate::raft::state_machine::{Machine, StateMachine};
 use crate::raft::{Command, Raft};
 
@@ -211,17 +212,20 @@ impl Host {
             },
             self.snapshot_dir.clone(),
         )?;
+        let quiet = GroupQuiet::new();
         let raft = Raft::new(
             self.id,
             self.config.clone(),
             NetworkFactory {
                 group,
                 peers: self.peers.clone(),
+                quiet: quiet.clone(),
             },
             LogStore::new(log),
             sm,
         )
         .await?;
+        quiet.attach(raft.clone());
         // A split's half is formed by a replica that holds its items (from the parent).
         if info.replicas.first() == Some(&self.id) && partition.is_seeded() {
             let members: BTreeMap<NodeId, BasicNode> = info
@@ -267,6 +271,7 @@ impl Host {
             log_at_open,
             leader_commit: std::sync::atomic::AtomicU64::new(0),
             caught_up: std::sync::atomic::AtomicBool::new(false),
+            quiet,
         });
         spawn_catch_up_watch(Arc::downgrade(&opened), self.id);
         self.groups.write().insert(group, opened);

@@ -30,6 +30,8 @@ pub struct PartitionGroup {
     pub(super) leader_commit: std::sync::atomic::AtomicU64,
     /// Set once this replica has caught up (see `ready_for_reads`).
     pub(super) caught_up: std::sync::atomic::AtomicBool,
+    /// Whether the group is quiet (no heartbeats while it takes no writes).
+    pub quiet: Arc<crate::raft::quiet::GroupQuiet>,
 }
 
 /// A voter that has not caught up this long after opening serves eventually consistent

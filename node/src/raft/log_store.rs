@@ -1,6 +1,6 @@
 //! A group's raft log, vote and committed position, over `rotor_storage::GroupLog`.
 //!
-//! Entries are bincode-encoded openraft entries. An append is written without waiting
+//! Entries and records are rotor.v1 protobuf messages (see `records`). An append is written without waiting
 //! and reported flushed by the engine's group-commit syncer, so one fsync covers the
 //! appends of every group on the node that arrived meanwhile; nothing is acknowledged
 //! (to a leader, or by a leader to a client) before its fsync.
@@ -11,8 +11,8 @@ use std::ops::{Bound, RangeBounds};
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{Entry, LogState, RaftLogReader, Vote};
 use rotor_storage::GroupLog;
-use serde::{de::DeserializeOwned, Serialize};
 
+use super::records::Record;
 use super::{storage_error, LogId, NodeId, StorageError, TypeConfig};
 
 const VOTE: &str = "vote";
@@ -29,26 +29,18 @@ impl LogStore {
         LogStore { log }
     }
 
-    fn read_record<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StorageError> {
+    fn read_record<T: Record>(&self, name: &str) -> Result<Option<T>, StorageError> {
         match self.log.record(name).map_err(|e| storage_error(true, e))? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            Some(bytes) => Ok(Some(T::from_bytes(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    fn write_record<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StorageError> {
+    fn write_record<T: Record>(&self, name: &str, value: &T) -> Result<(), StorageError> {
         self.log
-            .put_record(name, encode(value)?)
+            .put_record(name, value.to_bytes())
             .map_err(|e| storage_error(false, e))
     }
-}
-
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
-    bincode::serialize(value).map_err(|e| storage_error(false, e))
-}
-
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
-    bincode::deserialize(bytes).map_err(|e| storage_error(true, e))
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -70,7 +62,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .log
             .entries(from, to)
             .map_err(|e| storage_error(true, e))?;
-        rows.iter().map(|(_, bytes)| decode(bytes)).collect()
+        rows.iter()
+            .map(|(_, bytes)| Entry::from_bytes(bytes))
+            .collect()
     }
 }
 
@@ -81,7 +75,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last_purged: Option<LogId> = self.read_record(PURGED)?;
         let last = match self.log.last_entry().map_err(|e| storage_error(true, e))? {
             Some((_, bytes)) => {
-                let entry: Entry<TypeConfig> = decode(&bytes)?;
+                let entry = Entry::<TypeConfig>::from_bytes(&bytes)?;
                 Some(entry.log_id)
             }
             None => last_purged,
@@ -129,7 +123,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut rows = Vec::new();
         for entry in entries {
-            rows.push((entry.log_id.index, encode(&entry)?));
+            rows.push((entry.log_id.index, entry.to_bytes()));
         }
         let n = rows.len();
         self.log.append(rows).map_err(|e| storage_error(false, e))?;

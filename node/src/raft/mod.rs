@@ -10,14 +10,21 @@
 //!                  bounded memory; installs redone after a crash
 //!   snapshot_file  the snapshot file format (rotor.v1.SnapshotFrame frames)
 //!   network        openraft RPCs over one gRPC channel per peer node, shared by groups
+//!   legacy         the bincode records of data formats 1 and 2, read once to upgrade
+//!   records        how each raft record is kept (protobuf)
+//!   quiet          idle groups stop heartbeating; node-pair pings keep failover
+//!   wire           entries, records and RPCs in their protobuf form (rotor.v1 raft.proto)
 //! ```
 
 // openraft's storage traits fix the error type (`openraft::StorageError`, ~224 bytes);
 // the helpers that feed them return it as is rather than boxing and unboxing it.
 #![allow(clippy::result_large_err)]
 
+pub mod legacy;
 pub mod log_store;
 pub mod network;
+pub mod quiet;
+mod records;
 pub mod snapshot_file;
 #[cfg(test)]
 mod snapshot_tests;
@@ -25,6 +32,9 @@ mod snapshots;
 pub mod state_machine;
 #[cfg(test)]
 mod storage_suite_tests;
+pub mod wire;
+#[cfg(test)]
+mod wire_tests;
 
 use openraft::BasicNode;
 use rotor_model::cluster::{MetaCommand, MetaOutcome};
@@ -32,7 +42,8 @@ use rotor_model::write::{WriteOutcome, WriteRequest};
 use serde::{Deserialize, Serialize};
 
 /// What a group's log holds: a write to a partition, a split of it, or a change to
-/// the cluster map.
+/// the cluster map. (Kept as `rotor.v1.Command`, see `wire`; serde only reads the
+/// bincode logs of releases before data format 3, see `legacy`.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     Write(WriteRequest),
@@ -47,7 +58,8 @@ pub enum Command {
     },
 }
 
-/// What applying a `Command` decided, handed back to the proposer.
+/// What applying a `Command` decided, handed back to the proposer (in process only;
+/// openraft's `serde` feature asks every type to be serde).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
     /// The outcome of a write, or the client error (DynamoDB's text) that refused it.
@@ -87,6 +99,8 @@ pub struct RaftSettings {
     pub election_max_ms: u64,
     /// A snapshot is built after this many entries since the last one.
     pub snapshot_every: u64,
+    /// A group with no new entry for this long goes quiet (no heartbeats); 0: never.
+    pub quiesce_after_ms: u64,
 }
 
 impl Default for RaftSettings {
@@ -96,6 +110,7 @@ impl Default for RaftSettings {
             election_min_ms: 750,
             election_max_ms: 1500,
             snapshot_every: 10_000,
+            quiesce_after_ms: 2_000,
         }
     }
 }

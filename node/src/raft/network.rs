@@ -15,12 +15,14 @@ use openraft::raft::{
 };
 use openraft::BasicNode;
 use parking_lot::Mutex;
+use rotor_model::cluster::META_GROUP;
 use rotor_proto::v1::raft_client::RaftClient;
-use rotor_proto::v1::{RaftKind, RaftMessage};
-use serde::{de::DeserializeOwned, Serialize};
+use rotor_proto::v1::raft_message::Body;
+use rotor_proto::v1::{PingRequest, RaftMessage};
 use tonic::transport::{Channel, Endpoint};
 
-use super::{NodeId, TypeConfig};
+use super::quiet::GroupQuiet;
+use super::{wire, NodeId, TypeConfig};
 use crate::faults::{PeerFaults, Verdict};
 
 /// One lazily connected gRPC channel per peer address, shared by all groups, and the
@@ -46,12 +48,32 @@ impl Peers {
         channels.insert(addr.to_owned(), channel.clone());
         Ok(channel)
     }
+
+    /// Tells node `target` at `addr` that node `from` is alive; true when it answered
+    /// (so it is alive too). Subject to the injected faults, as raft traffic is.
+    pub async fn ping(&self, from: NodeId, target: NodeId, addr: &str, timeout: Duration) -> bool {
+        if self.faults.before_send(target, META_GROUP).await == Verdict::Drop {
+            return false;
+        }
+        let Ok(channel) = self.channel(addr) else {
+            return false;
+        };
+        metrics::counter!("rotor_raft_rpcs_sent_total", "kind" => "ping").increment(1);
+        let mut request = tonic::Request::new(PingRequest { from });
+        request.set_timeout(timeout);
+        let mut client = RaftClient::new(channel);
+        matches!(
+            tokio::time::timeout(timeout, client.ping(request)).await,
+            Ok(Ok(_))
+        )
+    }
 }
 
 /// Creates a group's connections to its peers.
 pub struct NetworkFactory {
     pub group: u64,
     pub peers: Arc<Peers>,
+    pub quiet: Arc<GroupQuiet>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -63,6 +85,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             channel: self.peers.channel(&node.addr).map_err(|e| e.to_string()),
             faults: self.peers.faults.clone(),
+            quiet: self.quiet.clone(),
         }
     }
 }
@@ -72,22 +95,27 @@ pub struct PeerConnection {
     target: NodeId,
     channel: Result<Channel, String>,
     faults: Arc<PeerFaults>,
+    quiet: Arc<GroupQuiet>,
 }
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
 
+/// A transport failure as openraft's error.
+fn network_error<E: std::error::Error>(
+    err: impl std::fmt::Display,
+) -> RPCError<NodeId, BasicNode, E> {
+    RPCError::Network(NetworkError::new(&std::io::Error::other(err.to_string())))
+}
+
 impl PeerConnection {
-    async fn call<Req, Resp, E>(
+    /// Sends one raft message to the peer and returns its reply's body.
+    async fn call<E: std::error::Error>(
         &mut self,
-        kind: RaftKind,
-        req: &Req,
+        kind: &'static str,
+        body: Body,
+        group_idle: bool,
         option: &RPCOption,
-    ) -> RpcResult<Resp, E>
-    where
-        Req: Serialize,
-        Resp: DeserializeOwned,
-        E: std::error::Error + DeserializeOwned,
-    {
+    ) -> RpcResult<Body, E> {
         if self.faults.before_send(self.target, self.group).await == Verdict::Drop {
             let err = std::io::Error::other("dropped by fault injection");
             return Err(RPCError::Unreachable(Unreachable::new(&err)));
@@ -96,16 +124,14 @@ impl PeerConnection {
             .channel
             .clone()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(e))))?;
-        let payload =
-            bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftMessage {
             group: self.group,
-            kind: kind as i32,
-            payload,
+            body: Some(body),
+            group_idle,
         });
         request.set_timeout(option.hard_ttl());
         let mut client = RaftClient::new(channel).max_decoding_message_size(256 << 20);
-        metrics::counter!("rotor_raft_rpcs_sent_total", "kind" => kind.as_str_name()).increment(1);
+        metrics::counter!("rotor_raft_rpcs_sent_total", "kind" => kind).increment(1);
         let reply = match client.call(request).await {
             Ok(reply) => reply.into_inner(),
             Err(status) => {
@@ -119,9 +145,41 @@ impl PeerConnection {
                 });
             }
         };
-        let result: Result<Resp, E> = bincode::deserialize(&reply.payload)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+        reply
+            .body
+            .ok_or_else(|| network_error(format!("{kind} reply without a body")))
+    }
+
+    /// The peer's answer as openraft expects it: its refusal a remote error, an answer
+    /// that cannot be read a network error.
+    fn answer<T, E: std::error::Error>(
+        &self,
+        answer: Result<wire::Answer<T, E>, String>,
+    ) -> RpcResult<T, RaftError<NodeId, E>> {
+        match answer.map_err(network_error)?.map_err(network_error)? {
+            Ok(response) => Ok(response),
+            Err(Ok(refusal)) => Err(RPCError::RemoteError(RemoteError::new(
+                self.target,
+                refusal,
+            ))),
+            Err(Err(failure)) => Err(network_error(failure)),
+        }
+    }
+}
+
+fn unexpected<T>(kind: &str, body: &Body) -> Result<T, String> {
+    Err(format!("{kind} answered with {}", body_kind(body)))
+}
+
+/// The name of a raft message body, for errors and metrics.
+pub fn body_kind(body: &Body) -> &'static str {
+    match body {
+        Body::AppendEntries(_) => "append_entries",
+        Body::AppendEntriesReply(_) => "append_entries_reply",
+        Body::Vote(_) => "vote",
+        Body::VoteReply(_) => "vote_reply",
+        Body::InstallSnapshot(_) => "install_snapshot",
+        Body::InstallSnapshotReply(_) => "install_snapshot_reply",
     }
 }
 
@@ -131,7 +189,14 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
-        self.call(RaftKind::AppendEntries, &rpc, &option).await
+        let idle = self.quiet.on_send(!rpc.entries.is_empty());
+        let body = Body::AppendEntries(wire::append_request_to_wire(&rpc));
+        let reply = self.call("append_entries", body, idle, &option).await?;
+        let answer = match reply {
+            Body::AppendEntriesReply(r) => Ok(wire::append_reply_from_wire(r)),
+            other => unexpected("append_entries", &other),
+        };
+        self.answer(answer)
     }
 
     async fn install_snapshot(
@@ -139,7 +204,13 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
-        self.call(RaftKind::InstallSnapshot, &rpc, &option).await
+        let body = Body::InstallSnapshot(wire::snapshot_request_to_wire(&rpc));
+        let reply = self.call("install_snapshot", body, false, &option).await?;
+        let answer = match reply {
+            Body::InstallSnapshotReply(r) => Ok(wire::snapshot_reply_from_wire(r)),
+            other => unexpected("install_snapshot", &other),
+        };
+        self.answer(answer)
     }
 
     async fn vote(
@@ -147,6 +218,12 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>, RaftError<NodeId>> {
-        self.call(RaftKind::Vote, &rpc, &option).await
+        let body = Body::Vote(wire::vote_request_to_wire(&rpc));
+        let reply = self.call("vote", body, false, &option).await?;
+        let answer = match reply {
+            Body::VoteReply(r) => Ok(wire::vote_reply_from_wire(r)),
+            other => unexpected("vote", &other),
+        };
+        self.answer(answer)
     }
 }

@@ -179,10 +179,11 @@ async fn an_install_cut_short_by_a_crash_is_finished_on_reopen_and_nothing_appli
     // The state a crash leaves between the install's item writes and its last batch:
     // the snapshot's items, the old applied position, the installing record.
     let log = GroupLog::new(b.engine.clone(), GROUP);
-    let old_applied = super::log_store::encode(&Some(log_id(4))).unwrap();
+    use super::records::Record;
+    let old_applied = Some(log_id(4)).to_bytes();
     log.put_records(&[
         log.state_record("applied", old_applied),
-        log.state_record("installing", super::log_store::encode(&meta).unwrap()),
+        log.state_record("installing", meta.to_bytes()),
     ])
     .unwrap();
     let Replica {

@@ -15,14 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use openraft::storage::Snapshot;
-use openraft::SnapshotMeta;
 use rotor_model::cluster::ClusterMap;
 use rotor_proto::v1::{
     snapshot_header, MetaSnapshotHeader, PartitionSnapshotHeader, SnapshotHeader,
 };
 use rotor_storage::{ExportSink, PartitionExport, StorageError as RotorStorageError};
 
-use super::log_store::{decode, encode};
+use super::records::Record;
 use super::snapshot_file::{range_of, span_of, SnapshotReader, SnapshotWriter, FORMAT_VERSION};
 use super::state_machine::{
     decode_applied, Applied, Machine, StateMachine, APPLIED, MAP, MEMBERSHIP,
@@ -33,11 +32,13 @@ use super::{storage_error, StorageError, TypeConfig};
 const SNAPSHOT_META: &str = "snapshot_meta";
 /// Present from the moment a received snapshot is kept until it is installed: its meta.
 const INSTALLING: &str = "installing";
-/// Item values as rotor-storage encodes them today; map bytes likewise.
+/// Item values as rotor-storage encodes them today.
 const ITEM_FORMAT: u32 = 1;
-const MAP_FORMAT: u32 = 1;
+/// A meta snapshot's map: 2, a rotor.v1.ClusterMap; 1 (still read), bincode.
+const MAP_FORMAT: u32 = 2;
+const LEGACY_MAP_FORMAT: u32 = 1;
 
-type Meta = SnapshotMeta<u64, openraft::BasicNode>;
+use super::wire::Meta;
 
 fn io_error(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
@@ -95,7 +96,7 @@ impl StateMachine {
         else {
             return Ok(());
         };
-        let meta: Meta = decode(&bytes)?;
+        let meta = Meta::from_bytes(&bytes)?;
         tracing::warn!(group = self.inner.log.group(), last = ?meta.last_log_id, "a snapshot install was interrupted; installing it again");
         self.install_kept(&meta)
     }
@@ -176,7 +177,7 @@ impl StateMachine {
             std::fs::rename(&incoming, self.snapshot_path())
                 .map_err(|e| storage_error(false, e))?;
             sync_dir(&self.inner.snapshot_dir)?;
-            let meta_bytes = encode(meta)?;
+            let meta_bytes = meta.to_bytes();
             let log = &self.inner.log;
             log.put_records(&[
                 log.state_record(SNAPSHOT_META, meta_bytes.clone()),
@@ -247,17 +248,20 @@ impl StateMachine {
                 );
             }
             (Machine::Meta { map }, Some(snapshot_header::Body::Meta(h))) => {
-                if h.map_format != MAP_FORMAT {
-                    return Err(storage_error(
-                        true,
-                        io_error(format!(
-                            "a map in format {} (this build reads {MAP_FORMAT})",
-                            h.map_format
-                        )),
-                    ));
-                }
-                let new_map: ClusterMap = decode(&h.map)?;
-                records.push(log.state_record(MAP, h.map));
+                let new_map = match h.map_format {
+                    MAP_FORMAT => ClusterMap::from_bytes(&h.map)?,
+                    LEGACY_MAP_FORMAT => super::legacy::cluster_map(&h.map)
+                        .map_err(|e| storage_error(true, io_error(e)))?,
+                    other => {
+                        return Err(storage_error(
+                            true,
+                            io_error(format!(
+                                "a map in format {other} (this build reads {LEGACY_MAP_FORMAT} and {MAP_FORMAT})"
+                            )),
+                        ))
+                    }
+                };
+                records.push(log.state_record(MAP, new_map.to_bytes()));
                 self.write_records(&records)?;
                 log.engine()
                     .sync_blocking()
@@ -284,7 +288,7 @@ impl StateMachine {
         else {
             return Ok(None);
         };
-        let meta: Meta = decode(&meta_bytes)?;
+        let meta = Meta::from_bytes(&meta_bytes)?;
         match tokio::fs::File::open(self.snapshot_path()).await {
             Ok(file) => Ok(Some(Snapshot {
                 meta,
@@ -353,9 +357,11 @@ impl StateMachine {
                 let records = log
                     .records_consistent(&[APPLIED, MEMBERSHIP, MAP])
                     .map_err(|e| storage_error(true, e))?;
-                let map = records.get(2).cloned().flatten().unwrap_or_else(|| {
-                    bincode::serialize(&ClusterMap::default()).unwrap_or_default()
-                });
+                let map = records
+                    .get(2)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| ClusterMap::default().to_bytes());
                 let header = SnapshotHeader {
                     format_version: FORMAT_VERSION,
                     body: Some(snapshot_header::Body::Meta(MetaSnapshotHeader {
@@ -379,7 +385,7 @@ impl StateMachine {
             .record(SNAPSHOT_META)
             .map_err(|e| storage_error(true, e))?
         {
-            Some(bytes) => Some(decode(&bytes)?),
+            Some(bytes) => Some(Meta::from_bytes(&bytes)?),
             None => None,
         };
         if current.is_some_and(|c| c.last_log_id > meta.last_log_id) {
@@ -389,7 +395,7 @@ impl StateMachine {
         }
         std::fs::rename(tmp, self.snapshot_path()).map_err(|e| storage_error(false, e))?;
         sync_dir(&self.inner.snapshot_dir)?;
-        log.put_record(SNAPSHOT_META, encode(meta)?)
+        log.put_record(SNAPSHOT_META, meta.to_bytes())
             .map_err(|e| storage_error(false, e))?;
         log.engine()
             .sync_blocking()

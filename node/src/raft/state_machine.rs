@@ -18,7 +18,7 @@ use rotor_storage::{Engine, GroupLog, Partition, SplitOutcome, StorageError as R
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::log_store::{decode, encode};
+use super::records::Record;
 use super::{storage_error, Command, LogId, Reply, StorageError, StoredMembership, TypeConfig};
 use crate::meta;
 
@@ -95,7 +95,7 @@ impl StateMachine {
         *sm.inner.applied.lock() = applied;
         if let Machine::Meta { map } = &sm.inner.machine {
             if let Some(bytes) = log.record(MAP).map_err(|e| storage_error(true, e))? {
-                let stored: ClusterMap = decode(&bytes)?;
+                let stored = ClusterMap::from_bytes(&bytes)?;
                 map.send_replace(Arc::new(stored));
             }
         }
@@ -106,14 +106,17 @@ impl StateMachine {
         &self,
         last: Option<LogId>,
     ) -> Result<rotor_storage::StateRecord, StorageError> {
-        Ok(self.inner.log.state_record(APPLIED, encode(&last)?))
+        Ok(self.inner.log.state_record(APPLIED, last.to_bytes()))
     }
 
     pub(super) fn membership_record(
         &self,
         membership: &StoredMembership,
     ) -> Result<rotor_storage::StateRecord, StorageError> {
-        Ok(self.inner.log.state_record(MEMBERSHIP, encode(membership)?))
+        Ok(self
+            .inner
+            .log
+            .state_record(MEMBERSHIP, membership.to_bytes()))
     }
 
     pub(super) fn write_records(
@@ -193,7 +196,7 @@ impl StateMachine {
             (Machine::Meta { map }, Command::Meta(cmd)) => {
                 let mut next = (**map.borrow()).clone();
                 let outcome = meta::apply(&mut next, *cmd);
-                self.write_records(&[record, self.inner.log.state_record(MAP, encode(&next)?)])?;
+                self.write_records(&[record, self.inner.log.state_record(MAP, next.to_bytes())])?;
                 map.send_replace(Arc::new(next));
                 Ok(Reply::Meta(Box::new(outcome)))
             }
@@ -307,11 +310,11 @@ pub fn spawn_stats_recount(partition: Arc<Partition>, engine: Arc<Engine>) {
 pub(super) fn decode_applied(records: Vec<Option<Vec<u8>>>) -> Result<Applied, StorageError> {
     let mut records = records.into_iter();
     let last = match records.next().flatten() {
-        Some(bytes) => decode(&bytes)?,
+        Some(bytes) => Option::<LogId>::from_bytes(&bytes)?,
         None => None,
     };
     let membership = match records.next().flatten() {
-        Some(bytes) => decode(&bytes)?,
+        Some(bytes) => StoredMembership::from_bytes(&bytes)?,
         None => StoredMembership::default(),
     };
     Ok(Applied { last, membership })

@@ -11,7 +11,7 @@ use tokio_stream::wrappers::WatchStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{bad_request, encode, NodeService};
+use super::{bad_request, NodeService};
 use crate::host::ProposeError;
 use crate::raft::Raft;
 
@@ -48,7 +48,11 @@ impl pb::cluster_server::Cluster for NodeService {
         &self,
         request: Request<pb::ProposeRequest>,
     ) -> Result<Response<pb::ProposeReply>, Status> {
-        let cmd: MetaCommand = bincode::deserialize(&request.into_inner().command)
+        let cmd = request
+            .into_inner()
+            .command
+            .ok_or(rotor_proto::WireError::Missing("ProposeRequest.command"))
+            .and_then(MetaCommand::try_from)
             .map_err(|e| bad_request("command", e))?;
         let span = tracing::info_span!("meta", command = ?std::mem::discriminant(&cmd));
         let outcome = self
@@ -58,7 +62,7 @@ impl pb::cluster_server::Cluster for NodeService {
             .await
             .map_err(propose_status)?;
         Ok(Response::new(pb::ProposeReply {
-            outcome: encode(&outcome)?,
+            outcome: Some(pb::MetaOutcome::from(&outcome)),
         }))
     }
 
@@ -77,7 +81,7 @@ impl pb::cluster_server::Cluster for NodeService {
             .map(|map| {
                 Ok(pb::MapUpdate {
                     epoch: map.epoch,
-                    map: bincode::serialize(&*map).map_err(|e| Status::internal(e.to_string()))?,
+                    map: Some(pb::ClusterMap::from(&*map)),
                 })
             });
         Ok(Response::new(Box::pin(stream)))
@@ -87,9 +91,13 @@ impl pb::cluster_server::Cluster for NodeService {
         &self,
         _request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusReply>, Status> {
-        let mut groups = vec![group_status(META_GROUP, &self.host.meta)];
+        let mut groups = vec![group_status(
+            META_GROUP,
+            &self.host.meta,
+            self.host.meta_quiet.is_quiet(),
+        )];
         for (id, g) in self.host.groups() {
-            groups.push(group_status(id, &g.raft));
+            groups.push(group_status(id, &g.raft, g.quiet.is_quiet()));
         }
         let (loads, autoscaler_events) = if self.host.is_meta_leader() {
             self.host.autoscaler.view()
@@ -218,7 +226,7 @@ fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal(e.to_string())
 }
 
-fn group_status(group: u64, raft: &Raft) -> pb::GroupStatus {
+fn group_status(group: u64, raft: &Raft, quiet: bool) -> pb::GroupStatus {
     let m = raft.metrics().borrow().clone();
     let membership = m.membership_config.membership();
     let single_config = membership.get_joint_config().len() == 1;
@@ -234,5 +242,6 @@ fn group_status(group: u64, raft: &Raft) -> pb::GroupStatus {
         voters: membership.voter_ids().collect(),
         learners: membership.learner_ids().collect(),
         membership_settled: single_config && applied,
+        quiet,
     }
 }

@@ -86,10 +86,6 @@ fn bad_request(what: &str, e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("cannot decode {what}: {e}"))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Status> {
-    bincode::serialize(value).map_err(|e| Status::internal(format!("cannot encode reply: {e}")))
-}
-
 impl NodeService {
     fn map_epoch(&self) -> u64 {
         self.host.map.borrow().epoch

@@ -10,7 +10,7 @@ use rotor_proto::v1 as pb;
 use rotor_proto::v1::{get_reply, read_range_reply, stats_reply, write_reply};
 use tonic::{Request, Response, Status};
 
-use super::{account, bad_request, encode, item_bytes, refused, stale, NodeService};
+use super::{account, bad_request, item_bytes, refused, stale, NodeService};
 use crate::host::PartitionGroup;
 use crate::raft::{Command, Reply};
 
@@ -41,8 +41,11 @@ impl pb::partition_server::Partition for NodeService {
                 log_index: 0,
             }));
         }
-        let cmd: ModelWrite =
-            bincode::deserialize(&req.payload).map_err(|e| bad_request("write", e))?;
+        let cmd = req
+            .command
+            .ok_or(rotor_proto::WireError::Missing("WriteRequest.command"))
+            .and_then(ModelWrite::try_from)
+            .map_err(|e| bad_request("write", e))?;
         if !group.partition.owns_key(&cmd.item_key) {
             return Ok(Response::new(pb::WriteReply {
                 result: Some(write_reply::Result::Refused(stale(self.map_epoch()))),
@@ -71,7 +74,7 @@ impl pb::partition_server::Partition for NodeService {
                         WriteOutcome::ConditionFailed { old } => item_bytes(old.as_ref()),
                     };
                     account(&group, &map, token, true, write_units(bytes));
-                    write_reply::Result::Outcome(encode(&outcome)?)
+                    write_reply::Result::Outcome(pb::WriteOutcome::from(&outcome))
                 }
                 Reply::Write(Err(msg)) => write_reply::Result::Validation(msg),
                 // Applied after a split gave the key away: it did not happen.
@@ -138,7 +141,7 @@ impl pb::partition_server::Partition for NodeService {
         let token = rotor_model::keys::token_of_item_key(&req.item_key);
         account(&group, &map, token, false, units);
         let result = match item {
-            Some(item) => get_reply::Result::Item(encode(&item)?),
+            Some(item) => get_reply::Result::Item(rotor_proto::item_to_wire(&item)),
             None => get_reply::Result::NotFound(true),
         };
         Ok(Response::new(pb::GetReply {
@@ -170,8 +173,11 @@ impl pb::partition_server::Partition for NodeService {
                 ..Default::default()
             }));
         }
-        let range: ReadRange =
-            bincode::deserialize(&req.range).map_err(|e| bad_request("range", e))?;
+        let range = req
+            .range
+            .ok_or(rotor_proto::WireError::Missing("ReadRangeRequest.range"))
+            .and_then(ReadRange::try_from)
+            .map_err(|e| bad_request("range", e))?;
         if !group
             .partition
             .range()
@@ -207,7 +213,7 @@ impl pb::partition_server::Partition for NodeService {
             read_units(page.bytes, consistent),
         );
         Ok(Response::new(pb::ReadRangeReply {
-            result: Some(read_range_reply::Result::Page(encode(&page)?)),
+            result: Some(read_range_reply::Result::Page(pb::RangePage::from(&page))),
             applied_index: applied_index(&group),
         }))
     }
@@ -220,7 +226,7 @@ impl pb::partition_server::Partition for NodeService {
         let result = match self.partition(req.partition)? {
             Some(group) => match self.read_barrier(&group, false, req.min_applied).await? {
                 Some(r) => stats_reply::Result::Refused(r),
-                None => stats_reply::Result::Stats(encode(&group.partition.stats())?),
+                None => stats_reply::Result::Stats(pb::TableStats::from(&group.partition.stats())),
             },
             None => stats_reply::Result::Refused(refused(pb::Refusal::UnknownPartition, 0)),
         };

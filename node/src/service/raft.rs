@@ -3,9 +3,14 @@
 
 use rotor_model::cluster::META_GROUP;
 use rotor_proto::v1 as pb;
+use rotor_proto::v1::raft_message::Body;
 use tonic::{Request, Response, Status};
 
-use super::{bad_request, encode, NodeService};
+use super::{bad_request, NodeService};
+use openraft::raft::AppendEntriesResponse;
+
+use crate::raft::network::body_kind;
+use crate::raft::wire;
 
 #[tonic::async_trait]
 impl pb::raft_server::Raft for NodeService {
@@ -27,37 +32,60 @@ impl pb::raft_server::Raft for NodeService {
                 }
             }
         };
-        let raft = match &group {
-            Some(g) => g.raft.clone(),
-            None => self.host.meta.clone(),
+        let (raft, quiet) = match &group {
+            Some(g) => (g.raft.clone(), g.quiet.clone()),
+            None => (self.host.meta.clone(), self.host.meta_quiet.clone()),
         };
-        let kind = msg.kind();
-        let payload = match kind {
-            pb::RaftKind::AppendEntries => {
-                let rpc: openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig> =
-                    bincode::deserialize(&msg.payload).map_err(|e| bad_request("append", e))?;
+        let body = msg
+            .body
+            .ok_or_else(|| Status::invalid_argument("raft message without a body"))?;
+        let reply = match body {
+            Body::AppendEntries(rpc) => {
+                let rpc =
+                    wire::append_request_from_wire(rpc).map_err(|e| bad_request("append", e))?;
                 if let (Some(g), Some(commit)) = (&group, rpc.leader_commit) {
                     g.note_leader_commit(commit.index);
                 }
-                encode(&raft.append_entries(rpc).await)?
+                let idle = msg.group_idle && rpc.entries.is_empty();
+                let reply = raft.append_entries(rpc).await;
+                let accepted = matches!(reply, Ok(AppendEntriesResponse::Success));
+                quiet.on_append(idle, accepted);
+                Body::AppendEntriesReply(wire::append_reply_to_wire(&reply))
             }
-            pb::RaftKind::Vote => {
-                let rpc = bincode::deserialize(&msg.payload).map_err(|e| bad_request("vote", e))?;
-                encode(&raft.vote(rpc).await)?
+            Body::Vote(rpc) => {
+                let rpc = wire::vote_request_from_wire(rpc).map_err(|e| bad_request("vote", e))?;
+                quiet.on_other_message();
+                Body::VoteReply(wire::vote_reply_to_wire(&raft.vote(rpc).await))
             }
-            pb::RaftKind::InstallSnapshot => {
-                let rpc =
-                    bincode::deserialize(&msg.payload).map_err(|e| bad_request("snapshot", e))?;
-                encode(&raft.install_snapshot(rpc).await)?
+            Body::InstallSnapshot(rpc) => {
+                let rpc = wire::snapshot_request_from_wire(rpc)
+                    .map_err(|e| bad_request("snapshot", e))?;
+                quiet.on_other_message();
+                Body::InstallSnapshotReply(wire::snapshot_reply_to_wire(
+                    &raft.install_snapshot(rpc).await,
+                ))
             }
-            pb::RaftKind::Unspecified => {
-                return Err(Status::invalid_argument("raft message of no kind"))
+            reply => {
+                return Err(Status::invalid_argument(format!(
+                    "a {} is a reply, not a raft request",
+                    body_kind(&reply)
+                )))
             }
         };
         Ok(Response::new(pb::RaftMessage {
             group: msg.group,
-            kind: kind as i32,
-            payload,
+            body: Some(reply),
+            group_idle: false,
+        }))
+    }
+
+    async fn ping(
+        &self,
+        request: Request<pb::PingRequest>,
+    ) -> Result<Response<pb::PingReply>, Status> {
+        self.host.liveness.heard(request.into_inner().from);
+        Ok(Response::new(pb::PingReply {
+            node_id: self.host.id,
         }))
     }
 }

@@ -7,11 +7,12 @@ use rotor_model::read::{RangePage, ReadRange};
 use rotor_model::table::{TableDef, TableStats};
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use rotor_model::{Item, ModelError};
+use rotor_proto::item_from_wire;
 use rotor_proto::v1 as pb;
 use rotor_proto::v1::partition_client::PartitionClient;
 
 use super::route::{Answer, Route};
-use super::rpc::{decode, encode, request, timed};
+use super::rpc::{from_wire, request, timed, wire_error};
 use super::ClusterBackend;
 use crate::backend::{Backend, BackendError, MAX_REROUTES};
 
@@ -113,8 +114,8 @@ impl Backend for ClusterBackend {
                         let mut client = PartitionClient::new(channel);
                         let reply = timed(t, client.stats(request(req, t))).await?;
                         Ok(match reply.result {
-                            Some(pb::stats_reply::Result::Stats(b)) => {
-                                decode::<TableStats>(&b, "table stats").into()
+                            Some(pb::stats_reply::Result::Stats(s)) => {
+                                from_wire::<_, TableStats>(s, "table stats").into()
                             }
                             Some(pb::stats_reply::Result::Refused(r)) => Answer::Refused(r),
                             None => Answer::Fail(BackendError::Internal(
@@ -141,10 +142,10 @@ impl Backend for ClusterBackend {
         partition: u32,
         req: WriteRequest,
     ) -> Result<WriteOutcome, BackendError> {
-        let payload = encode(&req, "a write")?;
+        let command = pb::WriteCommand::from(&req);
         let mut partition = partition;
         for _ in 0..MAX_REROUTES {
-            match self.write_once(def, partition, &payload).await {
+            match self.write_once(def, partition, &command).await {
                 Err(BackendError::StaleRoute(_)) => {
                     partition = self.reroute(def, &req.item_key)?;
                 }
@@ -230,22 +231,22 @@ impl ClusterBackend {
         &self,
         def: &TableDef,
         partition: u32,
-        payload: &[u8],
+        command: &pb::WriteCommand,
     ) -> Result<WriteOutcome, BackendError> {
         let route = Route::Leader { idempotent: false };
         let (outcome, index) = self
             .call_partition(def, partition, route, "write", |channel, partition, t| {
                 let req = pb::WriteRequest {
                     partition: Some(partition),
-                    payload: payload.to_vec(),
+                    command: Some(command.clone()),
                 };
                 async move {
                     let mut client = PartitionClient::new(channel);
                     let reply = timed(t, client.write(request(req, t))).await?;
                     let index = reply.log_index;
                     Ok(match reply.result {
-                        Some(pb::write_reply::Result::Outcome(b)) => {
-                            decode::<WriteOutcome>(&b, "write outcome")
+                        Some(pb::write_reply::Result::Outcome(o)) => {
+                            from_wire::<_, WriteOutcome>(o, "write outcome")
                                 .map(|o| (o, index))
                                 .into()
                         }
@@ -290,8 +291,9 @@ impl ClusterBackend {
                     let reply = timed(t, client.get(request(req, t))).await?;
                     let applied = reply.applied_index;
                     Ok(match reply.result {
-                        Some(pb::get_reply::Result::Item(b)) => decode::<Item>(&b, "item")
+                        Some(pb::get_reply::Result::Item(item)) => item_from_wire(item)
                             .map(|item| (Some(item), applied))
+                            .map_err(|e| wire_error("item", e))
                             .into(),
                         Some(pb::get_reply::Result::NotFound(_)) => Answer::Value((None, applied)),
                         Some(pb::get_reply::Result::Refused(r)) => Answer::Refused(r),
@@ -314,7 +316,7 @@ impl ClusterBackend {
         range: &ReadRange,
         consistent: bool,
     ) -> Result<RangePage, BackendError> {
-        let encoded = encode(range, "a read range")?;
+        let encoded = pb::ReadRange::from(range);
         let route = if consistent {
             Route::Leader { idempotent: true }
         } else {
@@ -330,7 +332,7 @@ impl ClusterBackend {
                 |channel, partition, t| {
                     let req = pb::ReadRangeRequest {
                         partition: Some(partition),
-                        range: encoded.clone(),
+                        range: Some(encoded.clone()),
                         consistent,
                         min_applied,
                     };
@@ -339,8 +341,8 @@ impl ClusterBackend {
                         let reply = timed(t, client.read_range(request(req, t))).await?;
                         let applied = reply.applied_index;
                         Ok(match reply.result {
-                            Some(pb::read_range_reply::Result::Page(b)) => {
-                                decode::<RangePage>(&b, "range page")
+                            Some(pb::read_range_reply::Result::Page(page)) => {
+                                from_wire::<_, RangePage>(page, "range page")
                                     .map(|page| (page, applied))
                                     .into()
                             }

@@ -134,12 +134,16 @@ async fn follow_map(shared: &Shared, addr: &str) -> Result<(), Broken> {
     loop {
         match stream.message().await {
             Ok(Some(update)) => {
-                let map: ClusterMap = bincode::deserialize(&update.map).map_err(|e| {
-                    Broken::Stream(format!(
-                        "undecodable cluster map (epoch {}): {e}",
-                        update.epoch
-                    ))
-                })?;
+                let map = update
+                    .map
+                    .ok_or(rotor_proto::WireError::Missing("MapUpdate.map"))
+                    .and_then(ClusterMap::try_from)
+                    .map_err(|e| {
+                        Broken::Stream(format!(
+                            "unreadable cluster map (epoch {}): {e}",
+                            update.epoch
+                        ))
+                    })?;
                 let epoch = map.epoch;
                 if shared.install(map) {
                     tracing::debug!(node = %addr, epoch, "cluster map updated");

@@ -7,7 +7,9 @@ use rotor_proto::v1::cluster_client::ClusterClient;
 use tokio::time::Instant;
 use tonic::Code;
 
-use super::rpc::{decode, request, retried, status_text, timed};
+use rotor_proto::WireError;
+
+use super::rpc::{from_wire, request, retried, status_text, timed, wire_error};
 use super::{ClusterBackend, MAX_CALL, PROPOSE_BACKOFF};
 use crate::backend::BackendError;
 
@@ -32,8 +34,7 @@ impl ClusterBackend {
         command: &MetaCommand,
         deadline: Instant,
     ) -> Result<MetaOutcome, BackendError> {
-        let payload = bincode::serialize(command)
-            .map_err(|e| BackendError::Internal(format!("encoding a metadata command: {e}")))?;
+        let payload = pb::MetaCommand::from(command);
         let mut last = String::from("no node is known");
         loop {
             for addr in self.shared.addresses() {
@@ -52,12 +53,20 @@ impl ClusterBackend {
                 let mut client = ClusterClient::new(channel);
                 let req = request(
                     pb::ProposeRequest {
-                        command: payload.clone(),
+                        command: Some(payload.clone()),
                     },
                     per_call,
                 );
                 match timed(per_call, client.propose(req)).await {
-                    Ok(reply) => return decode(&reply.outcome, "metadata outcome"),
+                    Ok(reply) => {
+                        let outcome = reply.outcome.ok_or_else(|| {
+                            wire_error(
+                                "metadata outcome",
+                                WireError::Missing("ProposeReply.outcome"),
+                            )
+                        })?;
+                        return from_wire(outcome, "metadata outcome");
+                    }
                     Err(s) if s.code() == Code::Unavailable => {
                         last = format!("{addr}: {}", status_text(&s));
                         retried("meta_unavailable");

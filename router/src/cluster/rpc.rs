@@ -1,10 +1,11 @@
-//! The small helpers every gRPC call to a node shares: deadlines on both sides, bincode
-//! payloads, readable statuses, the retry counter, and whether a failed call was never sent.
+//! The small helpers every gRPC call to a node shares: deadlines on both sides, the
+//! model's values out of their messages, readable statuses, the retry counter, and
+//! whether a failed call was never sent.
 
 use std::future::Future;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
+use rotor_proto::WireError;
 use tonic::{Code, Status};
 
 use crate::backend::BackendError;
@@ -13,13 +14,16 @@ pub(super) fn retried(reason: &'static str) {
     metrics::counter!("rotor_router_retries_total", "reason" => reason).increment(1);
 }
 
-pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, BackendError> {
-    bincode::deserialize(bytes)
-        .map_err(|e| BackendError::Internal(format!("undecodable {what} from a node: {e}")))
+/// A model value from a node's message (`what` names it in the error).
+pub(super) fn from_wire<M, T>(message: M, what: &str) -> Result<T, BackendError>
+where
+    T: TryFrom<M, Error = WireError>,
+{
+    T::try_from(message).map_err(|e| wire_error(what, e))
 }
 
-pub(super) fn encode<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, BackendError> {
-    bincode::serialize(value).map_err(|e| BackendError::Internal(format!("encoding {what}: {e}")))
+pub(super) fn wire_error(what: &str, e: WireError) -> BackendError {
+    BackendError::Internal(format!("unreadable {what} from a node: {e}"))
 }
 
 /// A request that tells the server how long the client waits.

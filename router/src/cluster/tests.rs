@@ -66,8 +66,9 @@ impl Partition for FakePartition {
                 log_index: 1,
             }));
         }
-        let write: WriteRequest = bincode::deserialize(&req.into_inner().payload)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let command = req.into_inner().command.unwrap_or_default();
+        let write =
+            WriteRequest::try_from(command).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let WriteCommand::Put { item, .. } = write.command else {
             let result = Some(R::Validation("only puts here".into()));
             return Ok(Response::new(pb::WriteReply {
@@ -79,7 +80,7 @@ impl Partition for FakePartition {
             old: None,
             new: Some(item),
         };
-        let result = Some(R::Outcome(bincode::serialize(&outcome).unwrap()));
+        let result = Some(R::Outcome(pb::WriteOutcome::from(&outcome)));
         Ok(Response::new(pb::WriteReply {
             result,
             log_index: 1,
@@ -93,7 +94,7 @@ impl Partition for FakePartition {
         let result = if req.consistent && self.id != self.leader {
             R::Refused(self.refused())
         } else if req.item_key == b"k" {
-            R::Item(bincode::serialize(&self.item).unwrap())
+            R::Item(rotor_proto::item_to_wire(&self.item))
         } else {
             R::NotFound(true)
         };
@@ -107,7 +108,7 @@ impl Partition for FakePartition {
         &self,
         _req: Request<pb::ReadRangeRequest>,
     ) -> Result<Response<pb::ReadRangeReply>, Status> {
-        let page = bincode::serialize(&RangePage::default()).unwrap();
+        let page = pb::RangePage::from(&RangePage::default());
         Ok(Response::new(pb::ReadRangeReply {
             result: Some(pb::read_range_reply::Result::Page(page)),
             applied_index: 0,
@@ -123,9 +124,7 @@ impl Partition for FakePartition {
             size_bytes: 10,
         };
         Ok(Response::new(pb::StatsReply {
-            result: Some(pb::stats_reply::Result::Stats(
-                bincode::serialize(&stats).unwrap(),
-            )),
+            result: Some(pb::stats_reply::Result::Stats(pb::TableStats::from(&stats))),
         }))
     }
 }
@@ -152,8 +151,9 @@ impl Cluster for FakeCluster {
         &self,
         req: Request<pb::ProposeRequest>,
     ) -> Result<Response<pb::ProposeReply>, Status> {
-        let command: MetaCommand = bincode::deserialize(&req.into_inner().command)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let command = req.into_inner().command.unwrap_or_default();
+        let command =
+            MetaCommand::try_from(command).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let (epoch, reply, next) = {
             let mut map = self.pending.lock();
             let reply = match command {
@@ -197,8 +197,10 @@ impl Cluster for FakeCluster {
             tokio::time::sleep(delay).await;
             publish.send_replace(next);
         });
-        let outcome = bincode::serialize(&MetaOutcome { epoch, reply }).unwrap();
-        Ok(Response::new(pb::ProposeReply { outcome }))
+        let outcome = pb::MetaOutcome::from(&MetaOutcome { epoch, reply });
+        Ok(Response::new(pb::ProposeReply {
+            outcome: Some(outcome),
+        }))
     }
 
     type WatchMapStream = ReceiverStream<Result<pb::MapUpdate, Status>>;
@@ -217,7 +219,7 @@ impl Cluster for FakeCluster {
                     after = map.epoch;
                     let update = pb::MapUpdate {
                         epoch: map.epoch,
-                        map: bincode::serialize(&map).unwrap(),
+                        map: Some(pb::ClusterMap::from(&map)),
                     };
                     if tx.send(Ok(update)).await.is_err() {
                         return;

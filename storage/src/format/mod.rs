@@ -6,7 +6,11 @@
 //!   1  releases before the tag (no version record)
 //!   2  snapshot files are rotor.v1.SnapshotFrame frames (groups rebuild older ones when
 //!      they open); per-partition `estimated` statistics markers
+//!   3  raft log entries and raft records are protobuf (rotor.v1 raft.proto), not
+//!      bincode: rewritten by the node's [`RaftRecordsUpgrade`] (see `raft_records`)
 //! ```
+
+mod raft_records;
 
 use std::path::Path;
 
@@ -15,8 +19,10 @@ use rocksdb::{IteratorMode, WriteBatch, DB};
 use crate::engine::{CF_META, CF_RAFT_STATE};
 use crate::error::{Result, StorageError};
 
+pub use raft_records::RaftRecordsUpgrade;
+
 /// The version this build writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const VERSION_KEY: &[u8] = b"format_version";
 
 /// The directory's version (1 when untagged and not empty; None when empty).
@@ -39,7 +45,11 @@ pub fn stored_version(db: &DB) -> Result<Option<u32>> {
 }
 
 /// Refuses a directory from a newer release; upgrades an older one to this version.
-pub(crate) fn check_and_upgrade(db: &DB, path: &Path) -> Result<()> {
+pub(crate) fn check_and_upgrade(
+    db: &DB,
+    path: &Path,
+    raft: Option<&dyn RaftRecordsUpgrade>,
+) -> Result<()> {
     let found = stored_version(db)?;
     match found {
         Some(v) if v > FORMAT_VERSION => {
@@ -53,12 +63,19 @@ pub(crate) fn check_and_upgrade(db: &DB, path: &Path) -> Result<()> {
         None => {}
     }
     // 1 -> 2: nothing in RocksDB changes shape (snapshot files are rebuilt by their
-    // groups; the `estimated` markers are new records). Later upgrades go here, in turn.
+    // groups; the `estimated` markers are new records).
+    // 2 -> 3: the raft column families are rewritten by the node's encoding.
+    if let Some(from) = found {
+        if from < 3 {
+            raft_records::upgrade(db, path, from, raft)?;
+        }
+    }
     let meta = db
         .cf_handle(CF_META)
         .ok_or_else(|| StorageError::Corrupt(format!("missing column family {CF_META}")))?;
     let mut batch = WriteBatch::default();
     batch.put_cf(meta, VERSION_KEY, FORMAT_VERSION.to_be_bytes());
+    raft_records::clear_progress(db, &mut batch)?;
     db.write(batch)?;
     db.flush_wal(true)?;
     Ok(())
