@@ -28,6 +28,9 @@ pub struct ClusterSpec {
     pub nodes: u64,
     pub routers: usize,
     pub partitions: u32,
+    /// The last this many nodes are not started with the cluster: a fault makes them
+    /// join later.
+    pub spare: u64,
     /// Size of each node's tmpfs, in MiB.
     pub disk_mib: u64,
     pub rotor_bin: PathBuf,
@@ -168,12 +171,15 @@ impl Cluster {
                 log: dir.join(format!("n{id}.log")),
                 child: None,
             };
-            proc.start(&spec.rotor_bin)?;
+            if id + spec.spare <= spec.nodes {
+                proc.start(&spec.rotor_bin)?;
+            }
             cluster.nodes.push(proc);
         }
         let node_list = cluster
             .nodes
             .iter()
+            .filter(|n| n.is_running())
             .map(|n| format!("{}:{NODE_PORT}", n.host.addr))
             .collect::<Vec<_>>()
             .join(",");

@@ -128,6 +128,7 @@ impl Common {
                 nodes: self.nodes,
                 routers: self.routers as usize,
                 partitions: self.partitions.max(1),
+                spare: 0,
                 disk_mib: self.disk_mib.max(64),
                 rotor_bin,
             },

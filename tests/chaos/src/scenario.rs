@@ -64,6 +64,10 @@ pub enum FaultKind {
     /// busiest leader (`rotor admin split --place`): a split, then a move by snapshot
     /// and membership change. Needs 4 nodes.
     SplitAndMove,
+    /// A fourth node, not started with the cluster, starts and joins: the ring moves
+    /// partitions onto it while the workload runs (it stays at heal). Scenarios only:
+    /// it needs a node that has never run.
+    JoinNode,
 }
 
 impl FaultKind {
@@ -81,9 +85,14 @@ impl FaultKind {
     /// Nodes the fault needs (a scenario runs on at least that many).
     pub fn min_nodes(self) -> u64 {
         match self {
-            FaultKind::DrainNode | FaultKind::SplitAndMove => 4,
+            FaultKind::DrainNode | FaultKind::SplitAndMove | FaultKind::JoinNode => 4,
             _ => 3,
         }
+    }
+
+    /// Nodes of the cluster left unstarted for the fault to add.
+    pub fn spare_nodes(self) -> u64 {
+        u64::from(self == FaultKind::JoinNode)
     }
 
     pub fn name(self) -> String {
@@ -298,6 +307,13 @@ async fn inject(
             let id = by_load.last().copied().unwrap_or(cluster.spec.nodes);
             topology::admin(cluster, net, busiest, &["drain", &id.to_string()])?;
             (node_name(id), Undo::Activate(id))
+        }
+        FaultKind::JoinNode => {
+            let id = (1..=cluster.spec.nodes)
+                .find(|id| !cluster.nodes[(*id - 1) as usize].is_running())
+                .context("no node left to join")?;
+            cluster.restart_node(id)?;
+            (format!("{} joins", node_name(id)), Undo::Nothing)
         }
         FaultKind::SplitAndMove => {
             let place: Vec<String> = others.iter().take(3).map(u64::to_string).collect();
@@ -539,6 +555,7 @@ pub async fn run_scenarios(
         };
         let mut config = config.clone();
         config.spec.nodes = nodes_for(&config, &[*fault]);
+        config.spec.spare = fault.spare_nodes();
         let report = run_schedule(&fault.name(), net, &config, &[step]).await?;
         suite.push(report);
     }
@@ -551,7 +568,7 @@ pub fn soak_schedule(seed: u64, duration: Duration, faults: &[FaultKind], nodes:
     let faults: Vec<FaultKind> = faults
         .iter()
         .copied()
-        .filter(|f| f.min_nodes() <= nodes)
+        .filter(|f| f.min_nodes() <= nodes && f.spare_nodes() == 0)
         .collect();
     let mut rng = rotor_bench::keys::Rng::new(seed);
     let mut steps = Vec::new();

@@ -55,7 +55,7 @@ fn every_fault_kind_leaves_the_data_correct_and_the_cluster_serving() {
     let suite: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("suite JSON")).expect("JSON");
     let reports = suite["reports"].as_array().expect("reports");
-    assert_eq!(reports.len(), 15, "one report per fault kind");
+    assert_eq!(reports.len(), 16, "one report per fault kind");
     for report in reports {
         let name = report["scenario"].as_str().unwrap_or("?");
         assert_eq!(report["passed"], true, "{name}: {report}");
