@@ -31,6 +31,8 @@ pub struct ClusterSpec {
     /// The last this many nodes are not started with the cluster: a fault makes them
     /// join later.
     pub spare: u64,
+    /// More arguments for every `rotor node` (e.g. a low autoscaler target).
+    pub node_args: Vec<String>,
     /// Size of each node's tmpfs, in MiB.
     pub disk_mib: u64,
     pub rotor_bin: PathBuf,
@@ -164,6 +166,7 @@ impl Cluster {
             if id > 1 {
                 args.extend(["--join".to_owned(), first.clone()]);
             }
+            args.extend(spec.node_args.iter().cloned());
             let mut proc = Proc {
                 name: format!("n{id}"),
                 host,

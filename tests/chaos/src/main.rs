@@ -91,6 +91,12 @@ struct Common {
     /// Milliseconds each client waits between requests.
     #[arg(long, default_value_t = 10)]
     pause_ms: u64,
+    /// Let the autoscaler split partitions whose load passes this fraction of a
+    /// partition's capacity for 10 s (e.g. 0.02: the workload's partitions keep
+    /// splitting, and the new halves move, while the faults run). Default: the nodes'
+    /// own settings (the workload is too light to split anything).
+    #[arg(long)]
+    split_load_target: Option<f64>,
     /// Size of each node's disk (a tmpfs), MiB.
     #[arg(long, default_value_t = 256)]
     disk_mib: u64,
@@ -129,6 +135,17 @@ impl Common {
                 routers: self.routers as usize,
                 partitions: self.partitions.max(1),
                 spare: 0,
+                node_args: match self.split_load_target {
+                    Some(target) => vec![
+                        "--autoscale-target".into(),
+                        target.to_string(),
+                        "--autoscale-window-secs".into(),
+                        "10".into(),
+                        "--autoscale-interval-secs".into(),
+                        "2".into(),
+                    ],
+                    None => Vec::new(),
+                },
                 disk_mib: self.disk_mib.max(64),
                 rotor_bin,
             },
