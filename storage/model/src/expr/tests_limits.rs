@@ -148,12 +148,7 @@ fn worst_case_fits_a_small_stack() {
             }
         }
     };
-    std::thread::Builder::new()
-        .stack_size(768 * 1024)
-        .spawn(run)
-        .unwrap()
-        .join()
-        .unwrap();
+    on_small_stack(run);
 }
 
 #[test]

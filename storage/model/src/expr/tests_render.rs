@@ -284,12 +284,7 @@ fn the_largest_trees_round_trip_on_a_small_stack() {
         assert_eq!(rendered.values.len(), MAX_OPERATORS.div_ceil(2));
     };
     // As `worst_case_fits_a_small_stack` checks the parser, evaluation and drops.
-    std::thread::Builder::new()
-        .stack_size(768 * 1024)
-        .spawn(run)
-        .unwrap()
-        .join()
-        .unwrap();
+    on_small_stack(run);
 }
 
 #[test]

@@ -92,3 +92,14 @@ impl Input {
 pub fn msg(e: ModelError) -> String {
     e.to_string()
 }
+
+/// Runs `f` on a thread with a small stack (768 KB, under a tokio worker's 2 MB): the
+/// deepest trees the limits allow must fit.
+pub fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(768 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
