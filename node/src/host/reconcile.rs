@@ -67,6 +67,7 @@ impl Host {
             }
         }
         self.propose_pending_splits(map).await;
+        let mut failed = None;
         for (group, (def, p, info)) in wanted {
             if self.groups.read().contains_key(&group) {
                 continue;
@@ -76,10 +77,17 @@ impl Host {
                 // items are still the parent's (a later round opens it).
                 continue;
             }
-            self.open_group(group, def, p, info, map).await?;
+            // One group that cannot open must not keep this node from hosting the rest.
+            if let Err(e) = self.open_group(group, def, p, info, map).await {
+                tracing::error!(table = %def.name, partition = p, "cannot open the partition's group: {e:#}");
+                failed.get_or_insert(e);
+            }
         }
         self.remove_unhosted_split_halves(map).await?;
-        Ok(())
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Whether a split's half may open here: its parent is not hosted here, or the
@@ -226,16 +234,27 @@ impl Host {
         )
         .await?;
         quiet.attach(raft.clone());
-        // A split's half is formed by a replica that holds its items (from the parent).
+        // A split's half is formed by a replica that holds its items (from the parent),
+        // with only the members that will hold them too: the parent's voters. A node the
+        // map lists while the parent moves onto it may hold nothing of the parent; as a
+        // first member it would be sent the half's log, which it cannot apply, instead
+        // of a snapshot. It joins later by a membership change, after the log is purged.
         if info.replicas.first() == Some(&self.id) && partition.is_seeded() {
+            let parent_voters: Option<BTreeSet<NodeId>> = info.split_from.and_then(|parent| {
+                let g = self.group(partition_group(def.id, parent))?;
+                let m = g.raft.metrics().borrow().membership_config.clone();
+                Some(m.membership().voter_ids().collect())
+            });
             let members: BTreeMap<NodeId, BasicNode> = info
                 .replicas
                 .iter()
+                .filter(|r| parent_voters.as_ref().is_none_or(|v| v.contains(r)))
                 .filter_map(|r| map.node_addr(*r).map(|a| (*r, BasicNode::new(a))))
                 .collect();
+            let member_ids: Vec<NodeId> = members.keys().copied().collect();
             match raft.initialize(members).await {
                 Ok(()) => {
-                    tracing::info!(table = %def.name, partition = p, replicas = ?info.replicas, "partition group formed");
+                    tracing::info!(table = %def.name, partition = p, replicas = ?member_ids, "partition group formed");
                     let _ = raft.trigger().elect().await;
                     if info.split_from.is_some() {
                         // Its log does not start from nothing: purge it, so that every
