@@ -204,7 +204,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
-        let body = Body::InstallSnapshot(wire::snapshot_request_to_wire(&rpc));
+        let body = Body::InstallSnapshot(wire::snapshot_request_to_wire(rpc));
         let reply = self.call("install_snapshot", body, false, &option).await?;
         let answer = match reply {
             Body::InstallSnapshotReply(r) => Ok(wire::snapshot_reply_from_wire(r)),

@@ -102,12 +102,16 @@ impl GroupQuiet {
 
     /// Leader, sending an AppendEntries: whether to mark it idle. Entries mean the
     /// group is busy again.
+    /// Called for every AppendEntries: no lock unless the group was idle.
     pub fn on_send(&self, has_entries: bool) -> bool {
+        let hinting = self.hinting.load(Ordering::Relaxed);
         if has_entries {
-            self.wake_leader("entries");
+            if hinting || self.leader_quiet.load(Ordering::Relaxed) {
+                self.wake_leader("entries");
+            }
             return false;
         }
-        self.hinting.load(Ordering::Relaxed)
+        hinting
     }
 
     fn wake_leader(&self, reason: &'static str) {
@@ -151,22 +155,34 @@ impl GroupQuiet {
         let Some(raft) = self.raft.get() else {
             return;
         };
-        let metrics = raft.metrics();
-        let m = metrics.borrow();
-        match m.state {
+        // Read what the decision needs, then let go of the metrics (openraft's core
+        // publishes them through the same watch).
+        let (state, leader, last, applied, matched, voters_alive) = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            let last = m.last_log_index.unwrap_or(0);
+            let matched = m
+                .replication
+                .as_ref()
+                .is_some_and(|r| r.values().all(|v| v.map(|l| l.index) == Some(last)));
+            let voters_alive = m
+                .membership_config
+                .membership()
+                .voter_ids()
+                .all(|v| v == me || liveness.alive(v));
+            let applied = m.last_applied.map_or(0, |l| l.index);
+            (
+                m.state,
+                m.current_leader,
+                last,
+                applied,
+                matched,
+                voters_alive,
+            )
+        };
+        match state {
             ServerState::Leader => {
                 self.wake_follower("leader");
-                let last = m.last_log_index.unwrap_or(0);
-                let applied = m.last_applied.map_or(0, |l| l.index);
-                let matched = m
-                    .replication
-                    .as_ref()
-                    .is_some_and(|r| r.values().all(|v| v.map(|l| l.index) == Some(last)));
-                let voters_alive = m
-                    .membership_config
-                    .membership()
-                    .voter_ids()
-                    .all(|v| v == me || liveness.alive(v));
                 let settled = {
                     let mut idle = self.idle.lock();
                     match *idle {
@@ -177,7 +193,6 @@ impl GroupQuiet {
                         }
                     }
                 };
-                drop(m);
                 if !(settled && matched && voters_alive && applied == last) {
                     if self.hinting.load(Ordering::Relaxed)
                         || self.leader_quiet.load(Ordering::Relaxed)
@@ -202,8 +217,6 @@ impl GroupQuiet {
                 }
             }
             ServerState::Follower | ServerState::Learner => {
-                let leader = m.current_leader;
-                drop(m);
                 self.wake_leader("follower");
                 if self.follower_quiet.load(Ordering::Relaxed)
                     && !leader.is_some_and(|l| liveness.alive(l))
@@ -212,7 +225,6 @@ impl GroupQuiet {
                 }
             }
             ServerState::Candidate | ServerState::Shutdown => {
-                drop(m);
                 self.wake_leader("follower");
                 self.wake_follower("election");
             }

@@ -373,14 +373,15 @@ pub fn vote_reply_from_wire(
     })
 }
 
+/// (By value: the chunk, up to a few megabytes, moves into the message uncopied.)
 pub fn snapshot_request_to_wire(
-    rpc: &InstallSnapshotRequest<TypeConfig>,
+    rpc: InstallSnapshotRequest<TypeConfig>,
 ) -> pb::InstallSnapshotRequest {
     pb::InstallSnapshotRequest {
         vote: Some(vote_to_wire(&rpc.vote)),
         meta: Some(snapshot_meta_to_wire(&rpc.meta)),
         offset: rpc.offset,
-        data: rpc.data.clone(),
+        data: rpc.data,
         done: rpc.done,
     }
 }

@@ -83,7 +83,11 @@ impl pb::raft_server::Raft for NodeService {
         &self,
         request: Request<pb::PingRequest>,
     ) -> Result<Response<pb::PingReply>, Status> {
-        self.host.liveness.heard(request.into_inner().from);
+        // Only the map's nodes are tracked: a peer cannot grow the table with made-up ids.
+        let from = request.into_inner().from;
+        if self.host.map.borrow().nodes.contains_key(&from) {
+            self.host.liveness.heard(from);
+        }
         Ok(Response::new(pb::PingReply {
             node_id: self.host.id,
         }))
