@@ -45,6 +45,32 @@ impl PartitionGroup {
             .fetch_max(index, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Whether this replica leads the group and may take a write: a leader whose
+    /// heartbeats no quorum has answered for `lease` (the followers' longest election
+    /// timeout, after which they elect another) refuses instead of putting the write
+    /// into a log it cannot commit, so the router tries the other replicas. A
+    /// leader cut off from its followers but not from routers (an asymmetric
+    /// partition) would otherwise hold the partition's writes until it heals.
+    /// `Err(hint)`: the leader to send the write to (0: not known).
+    pub fn leads_for_writes(&self, me: NodeId, lease: Duration) -> Result<(), NodeId> {
+        let (leader, since_quorum_ack) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (m.current_leader, m.millis_since_quorum_ack)
+        };
+        match leader {
+            Some(l) if l == me => {}
+            Some(l) => return Err(l),
+            None => return Err(0),
+        }
+        let silent = since_quorum_ack.is_some_and(|ms| ms > lease.as_millis() as u64);
+        if silent && self.quiet.heartbeating_for(lease) {
+            metrics::counter!("rotor_node_cut_off_leader_refusals_total").increment(1);
+            return Err(0);
+        }
+        Ok(())
+    }
+
     /// Whether this replica may answer an eventually consistent read: only from a copy
     /// of the partition that some moment of the table really had, never from one still
     /// filling up. So it must hold its items (a split's half is seeded), be a voter of

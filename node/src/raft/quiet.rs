@@ -72,6 +72,8 @@ pub struct GroupQuiet {
     /// Leader: the last log index seen, and since when it has not moved.
     idle: Mutex<Option<(u64, Instant)>>,
     hint_since: Mutex<Option<Instant>>,
+    /// Leader: when heartbeats last came back on after a quiet spell.
+    woke_at: Mutex<Option<Instant>>,
 }
 
 impl GroupQuiet {
@@ -86,6 +88,14 @@ impl GroupQuiet {
 
     pub fn is_quiet(&self) -> bool {
         self.leader_quiet.load(Ordering::Relaxed) || self.follower_quiet.load(Ordering::Relaxed)
+    }
+
+    /// Leader: whether its heartbeats have been on for the last `window`, so that no
+    /// answer from a quorum in that time means it may have been replaced (a quiet
+    /// leader hears from nobody, and one just woken not yet).
+    pub fn heartbeating_for(&self, window: Duration) -> bool {
+        !self.leader_quiet.load(Ordering::Relaxed)
+            && self.woke_at.lock().is_none_or(|t| t.elapsed() >= window)
     }
 
     fn heartbeats(&self, on: bool) {
@@ -120,6 +130,7 @@ impl GroupQuiet {
         }
         *self.idle.lock() = None;
         if self.leader_quiet.swap(false, Ordering::Relaxed) {
+            *self.woke_at.lock() = Some(Instant::now());
             self.heartbeats(true);
             metrics::counter!("rotor_raft_groups_woken_total", "reason" => reason).increment(1);
         }

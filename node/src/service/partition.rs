@@ -30,9 +30,10 @@ impl pb::partition_server::Partition for NodeService {
                 log_index: 0,
             }));
         };
-        // Refuse before proposing when another node leads: the write surely did not
-        // happen, so the router may send it elsewhere.
-        if let Err(hint) = self.is_leader(&group.raft) {
+        // Refuse before proposing when another node leads (or this one has lost its
+        // followers): the write surely did not happen, so the router may send it
+        // elsewhere.
+        if let Err(hint) = group.leads_for_writes(self.host.id, self.host.liveness.dead_after) {
             return Ok(Response::new(pb::WriteReply {
                 result: Some(write_reply::Result::Refused(refused(
                     pb::Refusal::NotLeader,
