@@ -94,6 +94,12 @@ pub fn delete_partition(
     engine.sync_blocking()
 }
 
+/// Whether this node holds a copy of partition `index` of a table from a split it
+/// applied or a snapshot it installed (its seed marker).
+pub fn has_seeded_copy(engine: &Engine, table_id: u32, index: u32) -> Result<bool> {
+    Ok(crate::partition::records::seeded_copy_range(engine, table_id, index)?.is_some())
+}
+
 /// Removes this node's copy of partition `index` of a table when it holds one from a
 /// split it applied (its seed marker) but does not host the partition: its items (in
 /// the range the split gave it) and its records. True when there was one.

@@ -3,7 +3,8 @@
 //!
 //! The reconciler watches the map (the metadata group's state machine publishes it) and
 //! opens, forms or closes partition groups to match it: the first replica listed for a
-//! partition forms its group; a table that disappears from the map has its groups shut
+//! partition forms its group (a split's half starts formed on every replica that
+//! applied the split); a table that disappears from the map has its groups shut
 //! down and its data removed.
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,7 @@ use crate::raft::quiet::{GroupQuiet, Liveness};
 use crate::raft::state_machine::{Machine, StateMachine};
 use crate::raft::{Command, Raft, RaftSettings, Reply};
 
+mod formation;
 mod moves;
 mod quiescence;
 mod reconcile;

@@ -5,13 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{InitializeError, RaftError};
-use openraft::BasicNode;
-use rotor_model::cluster::{partition_group, ClusterMap, NodeId, PartitionInfo};
+use rotor_model::cluster::{partition_group, ClusterMap, PartitionInfo};
 use rotor_model::table::TableDef;
 use rotor_storage::{GroupLog, Partition};
 
-use super::moves::purge_to_snapshot;
 use super::replica::{spawn_catch_up_watch, spawn_leader_log, PartitionGroup};
 use super::{Host, FORWARD_TIMEOUT};
 use crate::load::Meter;
@@ -126,7 +123,11 @@ impl Host {
                 if !g.partition.range().contains(at) || !proposed.insert(parent) {
                     continue;
                 }
-                if g.raft.metrics().borrow().current_leader != Some(self.id) {
+                if g.leads_for_writes(self.id, self.liveness.dead_after)
+                    .is_err()
+                {
+                    // Not the leader, or one cut off from its followers (the proposal
+                    // would hold this reconcile round until it timed out).
                     continue;
                 }
                 let proposal = g.raft.client_write(Command::Split { at, child });
@@ -161,6 +162,13 @@ impl Host {
                 let engine = self.engine.clone();
                 let table_id = entry.def.id;
                 let removed = tokio::task::spawn_blocking(move || {
+                    if !rotor_storage::items::has_seeded_copy(&engine, table_id, child)? {
+                        return Ok::<_, rotor_storage::StorageError>(false);
+                    }
+                    // The half's first raft state goes first: a copy without it is
+                    // removed by the next round; state without a copy would open as
+                    // a formed replica that holds nothing.
+                    GroupLog::new(engine.clone(), group).destroy()?;
                     rotor_storage::items::remove_seeded_copy(&engine, table_id, child)
                 })
                 .await??;
@@ -234,48 +242,8 @@ impl Host {
         )
         .await?;
         quiet.attach(raft.clone());
-        // A split's half is formed by a replica that holds its items (from the parent),
-        // with only the members that will hold them too: the parent's voters. A node the
-        // map lists while the parent moves onto it may hold nothing of the parent; as a
-        // first member it would be sent the half's log, which it cannot apply, instead
-        // of a snapshot. It joins later by a membership change, after the log is purged.
-        if info.replicas.first() == Some(&self.id) && partition.is_seeded() {
-            let parent_voters: Option<BTreeSet<NodeId>> = info.split_from.and_then(|parent| {
-                let g = self.group(partition_group(def.id, parent))?;
-                let m = g.raft.metrics().borrow().membership_config.clone();
-                Some(m.membership().voter_ids().collect())
-            });
-            let members: BTreeMap<NodeId, BasicNode> = info
-                .replicas
-                .iter()
-                .filter(|r| parent_voters.as_ref().is_none_or(|v| v.contains(r)))
-                .filter_map(|r| map.node_addr(*r).map(|a| (*r, BasicNode::new(a))))
-                .collect();
-            let member_ids: Vec<NodeId> = members.keys().copied().collect();
-            match raft.initialize(members).await {
-                Ok(()) => {
-                    tracing::info!(table = %def.name, partition = p, replicas = ?member_ids, "partition group formed");
-                    let _ = raft.trigger().elect().await;
-                    if info.split_from.is_some() {
-                        // Its log does not start from nothing: purge it, so that every
-                        // replica that lacks the items receives a snapshot instead.
-                        let raft = raft.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = purge_to_snapshot(&raft).await {
-                                tracing::debug!("split half's log not purged yet: {e:#}");
-                            }
-                        });
-                    }
-                }
-                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                Err(e) => {
-                    return Err(anyhow::anyhow!(
-                        "cannot form group of partition {p} of {}: {e}",
-                        def.name
-                    ))
-                }
-            }
-        }
+        self.form_group(&raft, def, p, info, map, partition.is_seeded())
+            .await?;
         spawn_leader_log(raft.clone(), format!("{} partition {p}", def.name));
         let opened = Arc::new(PartitionGroup {
             raft,

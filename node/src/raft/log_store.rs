@@ -17,7 +17,7 @@ use super::{storage_error, LogId, NodeId, StorageError, TypeConfig};
 
 const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
-const PURGED: &str = "purged";
+pub(super) const PURGED: &str = "purged";
 
 #[derive(Clone)]
 pub struct LogStore {

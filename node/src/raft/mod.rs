@@ -12,6 +12,7 @@
 //!   network        openraft RPCs over one gRPC channel per peer node, shared by groups
 //!   legacy         the bincode records of data formats 1 and 2, read once to upgrade
 //!   records        how each raft record is kept (protobuf)
+//!   split_half     a split's half starts formed, with the parent's voters
 //!   quiet          idle groups stop heartbeating; node-pair pings keep failover
 //!   wire           entries, records and RPCs in their protobuf form (rotor.v1 raft.proto)
 //! ```
@@ -29,6 +30,7 @@ pub mod snapshot_file;
 #[cfg(test)]
 mod snapshot_tests;
 mod snapshots;
+mod split_half;
 pub mod state_machine;
 #[cfg(test)]
 mod storage_suite_tests;

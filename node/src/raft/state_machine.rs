@@ -171,8 +171,19 @@ impl StateMachine {
                 Command::Split { at, child },
             ) => {
                 let engine = self.inner.log.engine();
+                let child_group =
+                    rotor_model::cluster::partition_group(partition.table_id(), child);
+                let parent_membership = self.inner.applied.lock().membership.clone();
+                let child_state =
+                    super::split_half::first_state(engine, child_group, &parent_membership);
                 let outcome = partition
-                    .split(engine, at, child, std::slice::from_ref(&record))
+                    .split(
+                        engine,
+                        at,
+                        child,
+                        std::slice::from_ref(&record),
+                        &child_state,
+                    )
                     .map_err(|e| storage_error(false, e))?;
                 if let SplitOutcome::Split { child: stats } = outcome {
                     tracing::info!(

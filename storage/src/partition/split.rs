@@ -28,7 +28,9 @@ pub enum SplitOutcome {
 impl Partition {
     /// Cuts the range at token `at`: the tokens from `at` on go to partition `child`
     /// of the same table, whose statistics, range and seed are written in the same
-    /// batch as this one's narrowed range and `records`. Deterministic: every replica
+    /// batch as this one's narrowed range and `records`, together with `child_records`
+    /// (the child's first raft state) unless this node holds a copy of the child
+    /// already, whose own state that is. Deterministic: every replica
     /// applying it at the same log position holds the same items, so every replica's
     /// child starts from the same state. No item is read: the statistics of both halves
     /// are estimated from RocksDB's size of each key range and marked for a recount.
@@ -38,6 +40,7 @@ impl Partition {
         at: u64,
         child: u32,
         records: &[StateRecord],
+        child_records: &[StateRecord],
     ) -> Result<SplitOutcome> {
         let mut stats = self.stats.lock();
         let range = self.range();
@@ -81,6 +84,7 @@ impl Partition {
             batch.put_cf(meta, range_key(self.table_id, child), encode(&upper)?);
             batch.put_cf(meta, seeded_key(self.table_id, child), [1u8]);
             batch.put_cf(meta, estimated_key(self.table_id, child), [1u8]);
+            put_records(engine, &mut batch, child_records)?;
         }
         put_records(engine, &mut batch, records)?;
         engine.write(batch)?;

@@ -121,6 +121,8 @@ pub struct Step {
     pub quiet: Duration,
     pub fault: FaultKind,
     pub hold: Duration,
+    /// A seeded draw for what the fault picks at random (the partition a split cuts).
+    pub pick: u64,
 }
 
 /// Everything a run needs.
@@ -208,6 +210,7 @@ const FAULTS_PATH: &str = "/_rotor/faults";
 /// Injects `fault`; returns the target's description and what the heal must undo.
 async fn inject(
     fault: FaultKind,
+    pick: u64,
     cluster: &mut Cluster,
     net: &Net,
 ) -> anyhow::Result<(String, Undo)> {
@@ -297,7 +300,7 @@ async fn inject(
             let down = by_load.last().copied().unwrap_or(cluster.spec.nodes);
             cluster.node(down)?.kill();
             let via = (1..=cluster.spec.nodes).find(|n| *n != down).unwrap_or(1);
-            let p = topology::split_first(cluster, net, via, &[])?;
+            let p = topology::split_one(cluster, net, via, &[], pick)?;
             (
                 format!("partition {p} split, {} down", node_name(down)),
                 Undo::RestartNode(down),
@@ -318,7 +321,7 @@ async fn inject(
         FaultKind::SplitAndMove => {
             let place: Vec<String> = others.iter().take(3).map(u64::to_string).collect();
             let place = place.join(",");
-            let p = topology::split_first(cluster, net, busiest, &["--place", &place])?;
+            let p = topology::split_one(cluster, net, busiest, &["--place", &place], pick)?;
             (
                 format!("partition {p} split, its new half moved to {place}"),
                 Undo::Nothing,
@@ -451,7 +454,7 @@ pub async fn run_schedule(
     for step in schedule {
         tokio::time::sleep(step.quiet).await;
         let start_ns = recorder.now_ns();
-        let (target, undo) = match inject(step.fault, &mut cluster, net).await {
+        let (target, undo) = match inject(step.fault, step.pick, &mut cluster, net).await {
             Ok(x) => x,
             Err(e) => {
                 failure = Some(e.context(format!("injecting {}", step.fault.name())));
@@ -552,6 +555,7 @@ pub async fn run_scenarios(
             quiet,
             fault: *fault,
             hold,
+            pick: config.workload.seed,
         };
         let mut config = config.clone();
         config.spec.nodes = nodes_for(&config, &[*fault]);
@@ -577,8 +581,14 @@ pub fn soak_schedule(seed: u64, duration: Duration, faults: &[FaultKind], nodes:
         let quiet = Duration::from_millis(2000 + rng.below(2000));
         let hold = Duration::from_millis(3000 + rng.below(5000));
         let fault = faults[rng.below(faults.len() as u64) as usize];
+        let pick = rng.below(u64::MAX);
         total += quiet + hold;
-        steps.push(Step { quiet, fault, hold });
+        steps.push(Step {
+            quiet,
+            fault,
+            hold,
+            pick,
+        });
     }
     steps
 }
