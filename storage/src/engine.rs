@@ -19,6 +19,8 @@ use crate::partition::owners::RangeOwners;
 pub const CF_META: &str = "meta";
 /// Column family of items.
 pub const CF_ITEMS: &str = "items";
+/// Column family of local secondary index entries (see `crate::index`).
+pub const CF_INDEXES: &str = "indexes";
 /// Column family of raft log entries of every group, keyed `group | index`.
 pub const CF_RAFT_LOG: &str = "raft_log";
 /// Column family of raft groups' small records (vote, purge point, applied state).
@@ -65,7 +67,8 @@ impl Engine {
         items.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let cfs = vec![
             rocksdb::ColumnFamilyDescriptor::new(CF_META, Options::default()),
-            rocksdb::ColumnFamilyDescriptor::new(CF_ITEMS, items),
+            rocksdb::ColumnFamilyDescriptor::new(CF_ITEMS, items.clone()),
+            rocksdb::ColumnFamilyDescriptor::new(CF_INDEXES, items),
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_LOG, Options::default()),
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_STATE, Options::default()),
         ];

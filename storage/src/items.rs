@@ -63,7 +63,7 @@ pub fn delete_table_in(engine: &Engine, batch: &mut WriteBatch, table_id: u32) -
         None => vec![0xff; 5],
     };
     batch.delete_range_cf(engine.cf(CF_ITEMS)?, from, to);
-    Ok(())
+    crate::index::delete_table_in(engine, batch, table_id)
 }
 
 /// Removes every item and statistic of table `table_id` and waits for the disk.
@@ -89,6 +89,7 @@ pub fn delete_partition(
         batch.delete_cf(meta, key);
     }
     batch.delete_range_cf(engine.cf(CF_ITEMS)?, range.0, range.1);
+    crate::index::delete_item_range_in(engine, &mut batch, table_id, range.0, range.1)?;
     engine.write(batch)?;
     engine.owners().remove(table_id, index);
     engine.sync_blocking()

@@ -9,12 +9,14 @@
 //! ```
 //!
 //! Items live in the `items` column family under `table | token | pk | sk`
-//! (see `rotor_model::keys`), so a partition is one contiguous key range.
+//! (see `rotor_model::keys`), so a partition is one contiguous key range; local
+//! secondary index entries in `indexes`, written with their items (see `index`).
 
 mod codec;
 pub mod engine;
 pub mod error;
 pub mod format;
+pub mod index;
 pub mod items;
 pub mod partition;
 pub mod raftlog;

@@ -5,6 +5,7 @@
 //!   number   exact decimals (38 digits, 1e-130..1e+126), canonical text
 //!   value    AttributeValue (ten types), Item, DynamoDB JSON in and out, item size
 //!   keys     order-preserving key encoding and the fixed partition-key hash (token)
+//!   index    local secondary indexes: definitions, entry keys, projections
 //!   expr     the expression language: parse, validate names/values, evaluate, update
 //!   write    logical write commands and their deterministic application to an item
 //!   cluster  the cluster map (nodes, tables, partition replicas) under epochs
@@ -17,6 +18,7 @@ pub mod capacity;
 pub mod cluster;
 pub mod error;
 pub mod expr;
+pub mod index;
 pub mod keys;
 pub mod number;
 pub mod read;

@@ -41,7 +41,7 @@ impl ScalarType {
         }
     }
 
-    fn value_type(self) -> ValueType {
+    pub fn value_type(self) -> ValueType {
         match self {
             ScalarType::S => ValueType::S,
             ScalarType::N => ValueType::N,

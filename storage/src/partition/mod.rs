@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::WriteBatch;
+use rotor_model::index::LocalIndexes;
 use rotor_model::keys::token_of_item_key;
 use rotor_model::table::{TableStats, TokenRange};
 use rotor_model::value::item_size;
@@ -55,6 +56,8 @@ pub struct Partition {
     seeded: AtomicBool,
     /// Held by a statistics recount: one at a time.
     recounting: Mutex<()>,
+    /// The table's local secondary indexes, kept with the items.
+    local_indexes: LocalIndexes,
 }
 
 /// The running statistics, and what changed since a recount's snapshot was taken.
@@ -118,7 +121,19 @@ impl Partition {
             range: RwLock::new(range),
             seeded: AtomicBool::new(seeded),
             recounting: Mutex::new(()),
+            local_indexes: LocalIndexes::default(),
         })
+    }
+
+    /// The partition with its table's local secondary indexes (fixed when the table
+    /// was created), which each write then keeps exact in the same batch.
+    pub fn with_local_indexes(mut self, local_indexes: LocalIndexes) -> Partition {
+        self.local_indexes = local_indexes;
+        self
+    }
+
+    pub fn local_indexes(&self) -> &LocalIndexes {
+        &self.local_indexes
     }
 
     pub fn stats(&self) -> TableStats {
@@ -192,6 +207,10 @@ impl Partition {
             None => None,
         };
         let outcome = req.command.apply(current)?;
+        if let WriteOutcome::Applied { new: Some(new), .. } = &outcome {
+            // An index key of the wrong type: nothing is written (DynamoDB's error).
+            self.local_indexes.check(new)?;
+        }
         let held_elsewhere = engine
             .owners()
             .held_by_descendant(self.table_id, self.index, token);
@@ -211,6 +230,15 @@ impl Partition {
                     }
                     None => batch.delete_cf(items, &req.item_key),
                 }
+                crate::index::write_entries(
+                    engine,
+                    &mut batch,
+                    &self.local_indexes,
+                    self.table_id,
+                    token,
+                    old.as_ref(),
+                    new.as_ref(),
+                )?;
                 let next = delta.add_to(stats.current);
                 batch.put_cf(
                     engine.cf(CF_META)?,

@@ -26,6 +26,9 @@ use crate::engine::{Engine, CF_ITEMS, CF_META};
 use crate::error::{Result, StorageError};
 use crate::raftlog::{put_records, read_records, StateRecord};
 
+/// Index entries rebuilt during an import are written this many at a time.
+const INDEX_BATCH_ENTRIES: usize = 2_000;
+
 /// A partition's state as of one point: its range, statistics and the records asked for.
 #[derive(Debug, Clone)]
 pub struct PartitionExport {
@@ -177,6 +180,9 @@ impl Partition {
                 .db()
                 .ingest_external_file_cf_opts(items_cf, &opts, vec![sst_path])?;
         }
+        for piece in &pieces {
+            self.rebuild_index_entries(engine, *piece)?;
+        }
         let meta = engine.cf(CF_META)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -200,5 +206,45 @@ impl Partition {
             stats: counted,
             skipped,
         })
+    }
+}
+
+impl Partition {
+    /// Replaces the local index entries of the items in `range` by ones made from the
+    /// items there (a snapshot carries items only), in batches.
+    fn rebuild_index_entries(&self, engine: &Engine, range: TokenRange) -> Result<()> {
+        if self.local_indexes.is_empty() {
+            return Ok(());
+        }
+        let (from, to) = range.key_range(self.table_id);
+        let mut batch = WriteBatch::default();
+        crate::index::delete_item_range_in(engine, &mut batch, self.table_id, &from, &to)?;
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(to.clone());
+        let items = engine.db().iterator_cf_opt(
+            engine.cf(CF_ITEMS)?,
+            opts,
+            IteratorMode::From(&from, Direction::Forward),
+        );
+        for entry in items {
+            let (key, value) = entry?;
+            let Some(token) = token_of_item_key(&key) else {
+                continue;
+            };
+            let item: Item = decode(&value)?;
+            crate::index::write_entries(
+                engine,
+                &mut batch,
+                &self.local_indexes,
+                self.table_id,
+                token,
+                None,
+                Some(&item),
+            )?;
+            if batch.len() >= INDEX_BATCH_ENTRIES {
+                engine.write(std::mem::take(&mut batch))?;
+            }
+        }
+        engine.write(batch)
     }
 }

@@ -1,0 +1,311 @@
+//! Local secondary indexes: what a table declares of one (its sort key and projection),
+//! and what it holds of an item. An LSI entry lives with its item, in the same
+//! partition: its key is the table's partition key, the index's sort key and the
+//! table's sort key (which keeps entries of one index value apart), its value the
+//! item's projection. Items without the index's sort key have no entry (a sparse index).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::keys::encode_key_value;
+use crate::table::{KeyAttribute, KeySchema};
+use crate::value::{AttributeValue, Item, ValueType};
+
+/// At most this many LSIs per table (DynamoDB's limit).
+pub const MAX_LOCAL_INDEXES: usize = 5;
+/// At most this many projected non-key attributes over all of a table's indexes.
+pub const MAX_PROJECTED_ATTRIBUTES: usize = 100;
+
+/// Which attributes an index copies from its items besides the keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    /// The table's and the index's key attributes only.
+    KeysOnly,
+    /// The keys and these attributes.
+    Include(Vec<String>),
+    /// Every attribute.
+    All,
+}
+
+impl Projection {
+    /// DynamoDB's `ProjectionType`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Projection::KeysOnly => "KEYS_ONLY",
+            Projection::Include(_) => "INCLUDE",
+            Projection::All => "ALL",
+        }
+    }
+}
+
+/// One local secondary index as its table defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalIndex {
+    pub name: String,
+    /// The index's sort key (its partition key is the table's).
+    pub sort: KeyAttribute,
+    pub projection: Projection,
+}
+
+/// A table's LSIs as one partition maintains them: with the table's key schema, which
+/// says what every entry's key is made of. The position of an index in `indexes` is
+/// its ordinal in storage keys; a table's LSIs never change after it is created.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalIndexes {
+    pub table_key: Option<KeySchema>,
+    pub indexes: Vec<LocalIndex>,
+}
+
+/// One index entry of an item: its storage key and the projected item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexEntry {
+    pub key: Vec<u8>,
+    pub value: Item,
+}
+
+impl LocalIndexes {
+    pub fn new(table_key: KeySchema, indexes: Vec<LocalIndex>) -> LocalIndexes {
+        LocalIndexes {
+            table_key: Some(table_key),
+            indexes,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indexes.is_empty()
+    }
+
+    /// Refuses an item whose value for an index's sort key is not of its declared type
+    /// (DynamoDB's message, naming the index), or an empty string or binary.
+    pub fn check(&self, item: &Item) -> Result<()> {
+        for index in &self.indexes {
+            let Some(v) = item.get(&index.sort.name) else {
+                continue;
+            };
+            if v.value_type() != index.sort.ty.value_type() {
+                return Err(ModelError::validation(format!(
+                    "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                    index.sort.name,
+                    index.sort.ty.descriptor(),
+                    v.value_type().descriptor(),
+                    index.name
+                )));
+            }
+            let empty = match v {
+                AttributeValue::S(s) => s.is_empty(),
+                AttributeValue::B(b) => b.is_empty(),
+                _ => false,
+            };
+            if empty {
+                let ty = if v.value_type() == ValueType::B {
+                    "binary"
+                } else {
+                    "string"
+                };
+                return Err(ModelError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {ty} value. IndexName: {}, IndexKey: {}",
+                    index.name, index.sort.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries `item` has in the table's indexes (none in an index whose sort key
+    /// it lacks). `token` is its partition key's token. The item must have passed
+    /// `check` and carry the table's key.
+    pub fn entries(&self, table_id: u32, token: u64, item: &Item) -> Vec<IndexEntry> {
+        let Some(table_key) = &self.table_key else {
+            return Vec::new();
+        };
+        let Some(pk) = item.get(&table_key.partition.name) else {
+            return Vec::new();
+        };
+        let table_sk = table_key.sort.as_ref().and_then(|s| item.get(&s.name));
+        self.indexes
+            .iter()
+            .enumerate()
+            .filter_map(|(ordinal, index)| {
+                let sk = item.get(&index.sort.name)?;
+                let key = local_index_key(table_id, ordinal as u8, token, pk, sk, table_sk);
+                Some(IndexEntry {
+                    key,
+                    value: project(item, table_key, index),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What an index holds of `item`: the table's and the index's keys, and the projected
+/// attributes.
+pub fn project(item: &Item, table_key: &KeySchema, index: &LocalIndex) -> Item {
+    let keep = |name: &str| -> bool {
+        table_key.is_key_attribute(name)
+            || index.sort.name == name
+            || match &index.projection {
+                Projection::All => true,
+                Projection::KeysOnly => false,
+                Projection::Include(names) => names.iter().any(|n| n == name),
+            }
+    };
+    item.iter()
+        .filter(|(name, _)| keep(name))
+        .map(|(name, v)| (name.clone(), v.clone()))
+        .collect()
+}
+
+/// `table | ordinal | token`: where an index's entries of one token start. Entries of
+/// one index are contiguous and in token order, as a table's items are.
+pub fn local_index_token_prefix(table_id: u32, ordinal: u8, token: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(13);
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.push(ordinal);
+    k.extend_from_slice(&token.to_be_bytes());
+    k
+}
+
+/// `table | ordinal | token | pk`: the prefix of one partition key's entries in an index.
+pub fn local_index_partition_prefix(table_id: u32, ordinal: u8, pk: &AttributeValue) -> Vec<u8> {
+    let mut k = local_index_token_prefix(table_id, ordinal, crate::keys::token(pk));
+    encode_key_value(pk, &mut k);
+    k
+}
+
+/// The storage key of an index entry: `table | ordinal | token | pk | index sk | table sk`.
+pub fn local_index_key(
+    table_id: u32,
+    ordinal: u8,
+    token: u64,
+    pk: &AttributeValue,
+    sk: &AttributeValue,
+    table_sk: Option<&AttributeValue>,
+) -> Vec<u8> {
+    let mut k = local_index_token_prefix(table_id, ordinal, token);
+    encode_key_value(pk, &mut k);
+    encode_key_value(sk, &mut k);
+    if let Some(table_sk) = table_sk {
+        encode_key_value(table_sk, &mut k);
+    }
+    k
+}
+
+/// The token stored in an index entry's key (bytes 5..13).
+pub fn token_of_index_key(key: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = key.get(5..13)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::ScalarType;
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.to_owned())
+    }
+
+    fn indexes(projection: Projection) -> LocalIndexes {
+        LocalIndexes::new(
+            KeySchema {
+                partition: KeyAttribute {
+                    name: "Artist".into(),
+                    ty: ScalarType::S,
+                },
+                sort: Some(KeyAttribute {
+                    name: "SongTitle".into(),
+                    ty: ScalarType::S,
+                }),
+            },
+            vec![LocalIndex {
+                name: "AlbumIndex".into(),
+                sort: KeyAttribute {
+                    name: "AlbumTitle".into(),
+                    ty: ScalarType::S,
+                },
+                projection,
+            }],
+        )
+    }
+
+    fn song() -> Item {
+        [
+            ("Artist", s("Acme Band")),
+            ("SongTitle", s("Happy Day")),
+            ("AlbumTitle", s("Songs About Life")),
+            ("Genre", s("Rock")),
+            ("Year", AttributeValue::N("2020".parse().unwrap())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    #[test]
+    fn an_entry_holds_the_keys_and_the_projection() {
+        let item = song();
+        let keys_only = indexes(Projection::KeysOnly).entries(7, 42, &item);
+        assert_eq!(keys_only.len(), 1);
+        let names: Vec<&str> = keys_only[0].value.keys().map(String::as_str).collect();
+        assert_eq!(names, ["AlbumTitle", "Artist", "SongTitle"]);
+        let include = indexes(Projection::Include(vec!["Genre".into()])).entries(7, 42, &item);
+        assert!(include[0].value.contains_key("Genre"));
+        assert!(!include[0].value.contains_key("Year"));
+        let all = indexes(Projection::All).entries(7, 42, &item);
+        assert_eq!(all[0].value, item);
+        assert_eq!(
+            all[0].key,
+            local_index_key(
+                7,
+                0,
+                42,
+                &s("Acme Band"),
+                &s("Songs About Life"),
+                Some(&s("Happy Day"))
+            )
+        );
+        assert_eq!(token_of_index_key(&all[0].key), Some(42));
+    }
+
+    #[test]
+    fn an_item_without_the_index_sort_key_has_no_entry() {
+        let mut item = song();
+        item.remove("AlbumTitle");
+        assert!(indexes(Projection::All).entries(7, 42, &item).is_empty());
+    }
+
+    #[test]
+    fn entries_of_one_partition_key_sort_by_the_index_sort_key() {
+        let idx = indexes(Projection::KeysOnly);
+        let mut a = song();
+        a.insert("AlbumTitle".into(), s("B"));
+        a.insert("SongTitle".into(), s("A"));
+        let mut b = song();
+        b.insert("AlbumTitle".into(), s("A"));
+        b.insert("SongTitle".into(), s("Z"));
+        let ka = &idx.entries(1, 5, &a)[0].key;
+        let kb = &idx.entries(1, 5, &b)[0].key;
+        assert!(kb < ka, "album A sorts before album B whatever the song");
+        let prefix = local_index_partition_prefix(1, 0, &s("Acme Band"));
+        let token = crate::keys::token(&s("Acme Band"));
+        let real = &idx.entries(1, token, &a)[0].key;
+        assert!(real.starts_with(&prefix));
+    }
+
+    #[test]
+    fn a_wrong_type_or_empty_index_key_is_refused_naming_the_index() {
+        let idx = indexes(Projection::All);
+        let mut item = song();
+        item.insert("AlbumTitle".into(), AttributeValue::N("3".parse().unwrap()));
+        let e = idx.check(&item).unwrap_err().to_string();
+        assert_eq!(e, "One or more parameter values were invalid: Type mismatch for Index Key AlbumTitle Expected: S Actual: N IndexName: AlbumIndex");
+        item.insert("AlbumTitle".into(), s(""));
+        let e = idx.check(&item).unwrap_err().to_string();
+        assert!(
+            e.contains("IndexName: AlbumIndex, IndexKey: AlbumTitle"),
+            "{e}"
+        );
+        item.remove("AlbumTitle");
+        assert!(idx.check(&item).is_ok(), "absent: not in the index");
+    }
+}
