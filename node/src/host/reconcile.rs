@@ -203,13 +203,16 @@ impl Host {
         info: &PartitionInfo,
         map: &ClusterMap,
     ) -> anyhow::Result<()> {
-        let partition = Arc::new(Partition::open(
-            &self.engine,
-            def.id,
-            p,
-            info.initial,
-            info.split_from.is_some(),
-        )?);
+        let partition = Arc::new(
+            Partition::open(
+                &self.engine,
+                def.id,
+                p,
+                info.initial,
+                info.split_from.is_some(),
+            )?
+            .with_local_indexes(def.local_index_set()),
+        );
         if partition.stats_estimated(&self.engine)? {
             // A split's estimate (a crash may have cut its recount short).
             crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());

@@ -15,6 +15,7 @@
 //! their own.
 
 mod cluster;
+mod index;
 mod read;
 mod table;
 mod value;

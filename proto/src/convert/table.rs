@@ -339,6 +339,7 @@ impl From<&TableDef> for pb::TableDef {
             read_scaling: t.read_scaling.as_ref().map(Into::into),
             write_scaling: t.write_scaling.as_ref().map(Into::into),
             capacity_changes: Some((&t.capacity_changes).into()),
+            local_indexes: t.local_indexes.iter().map(Into::into).collect(),
         }
     }
 }
@@ -381,6 +382,11 @@ impl TryFrom<pb::TableDef> for TableDef {
             write_scaling: t.write_scaling.map(TryInto::try_into).transpose()?,
             capacity_changes: required(t.capacity_changes, "TableDef.capacity_changes")?
                 .try_into()?,
+            local_indexes: t
+                .local_indexes
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -11,9 +11,18 @@ use rotor_model::table::{
     ScalarType, ScalingActivity, TableDef, TargetTracking, TokenRange, UnitsPerSecond,
 };
 
+use rotor_model::index::{LocalIndex, Projection};
+
 use super::tests_model::round_trip;
 use super::WireError;
 use crate::v1 as pb;
+
+fn bin_key() -> KeyAttribute {
+    KeyAttribute {
+        name: "gsi".to_owned(),
+        ty: ScalarType::B,
+    }
+}
 
 /// A provisioned table with a sort key, auto scaling, a split layout and every option set.
 fn scaled_table() -> TableDef {
@@ -78,6 +87,23 @@ fn scaled_table() -> TableDef {
         disabled: true,
         created_at: 1_700_000_160.0,
     });
+    t.local_indexes = vec![
+        LocalIndex {
+            name: "by_blob".to_owned(),
+            sort: bin_key(),
+            projection: Projection::Include(vec!["note".to_owned(), "total".to_owned()]),
+        },
+        LocalIndex {
+            name: "by_blob_keys".to_owned(),
+            sort: bin_key(),
+            projection: Projection::KeysOnly,
+        },
+        LocalIndex {
+            name: "by_blob_all".to_owned(),
+            sort: bin_key(),
+            projection: Projection::All,
+        },
+    ];
     t.capacity_changes = CapacityChanges {
         last_increase: Some(1_700_000_300.0),
         last_decrease: None,

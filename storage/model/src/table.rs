@@ -238,6 +238,10 @@ pub struct TableDef {
     pub write_scaling: Option<CapacityScaling>,
     /// When the provisioned capacity last went up or down.
     pub capacity_changes: CapacityChanges,
+    /// The table's local secondary indexes, fixed at creation. (Not in the bincode maps
+    /// of data formats 1 and 2, which serde reads only to upgrade: none had indexes.)
+    #[serde(skip)]
+    pub local_indexes: Vec<crate::index::LocalIndex>,
 }
 
 /// When a provisioned table's capacity last went up or down (seconds since the epoch),
@@ -449,7 +453,13 @@ impl TableDef {
             read_scaling: None,
             write_scaling: None,
             capacity_changes: CapacityChanges::default(),
+            local_indexes: Vec::new(),
         }
+    }
+
+    /// What the table's partitions maintain of its local secondary indexes.
+    pub fn local_index_set(&self) -> crate::index::LocalIndexes {
+        crate::index::LocalIndexes::new(self.key_schema.clone(), self.local_indexes.clone())
     }
 
     /// A table keyed by a string partition key `pk` alone (for tests).
