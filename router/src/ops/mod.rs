@@ -2,6 +2,7 @@
 
 mod auto_scaling;
 mod batch;
+mod indexes;
 mod items;
 mod keys;
 mod query;

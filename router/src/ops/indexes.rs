@@ -1,0 +1,320 @@
+//! Secondary index definitions in table requests: CreateTable's LocalSecondaryIndexes,
+//! parsed and checked in DynamoDB's order with DynamoDB's messages.
+
+use rotor_model::index::{LocalIndex, Projection, MAX_LOCAL_INDEXES};
+use rotor_model::table::{KeyAttribute, KeySchema};
+use serde_json::Value as Json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::request::{validate_table_name, Request};
+
+fn invalid(what: impl AsRef<str>) -> ApiError {
+    ApiError::validation(format!(
+        "One or more parameter values were invalid: {}",
+        what.as_ref()
+    ))
+}
+
+/// The `LocalSecondaryIndexes` of a CreateTable request (empty when absent), checked
+/// against the table's key schema and attribute definitions.
+pub(super) fn parse_local_indexes(
+    req: &Request,
+    table_key: &KeySchema,
+    attrs: &[KeyAttribute],
+) -> ApiResult<Vec<LocalIndex>> {
+    let Some(list) = req.field("LocalSecondaryIndexes").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_array().ok_or_else(|| {
+        ApiError::Serialization("LocalSecondaryIndexes must be a list of index definitions".into())
+    })?;
+    if list.is_empty() {
+        return Err(invalid("List of LocalSecondaryIndexes is empty"));
+    }
+    if table_key.sort.is_none() {
+        return Err(invalid(
+            "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+        ));
+    }
+    let defined: Vec<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
+    let mut out: Vec<LocalIndex> = Vec::with_capacity(list.len());
+    for (i, index) in list.iter().enumerate() {
+        let wire = format!("localSecondaryIndexes.{}.member", i + 1);
+        let name = index
+            .get("IndexName")
+            .and_then(Json::as_str)
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "1 validation error detected: Value null at '{wire}.indexName' failed to satisfy constraint: Member must not be null"
+                ))
+            })?;
+        validate_table_name(name, &format!("{wire}.indexName"))?;
+        let elems = index
+            .get("KeySchema")
+            .and_then(Json::as_array)
+            .filter(|e| !e.is_empty() && e.len() <= 2)
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "1 validation error detected: Value at '{wire}.keySchema' failed to satisfy constraint: Member must have length between 1 and 2"
+                ))
+            })?;
+        let element = |e: &Json| -> (String, String) {
+            let field = |f: &str| {
+                e.get(f)
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (field("AttributeName"), field("KeyType"))
+        };
+        let keys: Vec<(String, String)> = elems.iter().map(element).collect();
+        if keys.iter().any(|(k, _)| !defined.contains(&k.as_str())) {
+            let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+            return Err(invalid(format!(
+                "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                names.join(", "),
+                defined.join(", ")
+            )));
+        }
+        if keys.len() == 2 && keys[0].0 == keys[1].0 {
+            return Err(ApiError::validation(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            ));
+        }
+        if keys[0].1 != "HASH" {
+            return Err(ApiError::validation(
+                "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+            ));
+        }
+        if keys.get(1).is_some_and(|(_, kind)| kind != "RANGE") {
+            return Err(ApiError::validation(
+                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+            ));
+        }
+        let Some((sort_name, _)) = keys.get(1) else {
+            return Err(invalid(format!(
+                "Index KeySchema does not have a range key for index: {name}"
+            )));
+        };
+        if keys[0].0 != table_key.partition.name {
+            return Err(invalid(format!(
+                "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
+                keys[0].0, table_key.partition.name
+            )));
+        }
+        let projection = parse_projection(index.get("Projection"), &wire)?;
+        if out.iter().any(|o| o.name == name) {
+            return Err(invalid(format!("Duplicate index name: {name}")));
+        }
+        let sort = attrs
+            .iter()
+            .find(|a| &a.name == sort_name)
+            .cloned()
+            .ok_or_else(|| invalid("Index sort key is not defined"))?;
+        out.push(LocalIndex {
+            name: name.to_owned(),
+            sort,
+            projection,
+        });
+    }
+    if out.len() > MAX_LOCAL_INDEXES {
+        return Err(invalid(format!(
+            "Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LOCAL_INDEXES}"
+        )));
+    }
+    Ok(out)
+}
+
+/// An index's `Projection`.
+fn parse_projection(projection: Option<&Json>, wire: &str) -> ApiResult<Projection> {
+    let projection = projection.filter(|p| !p.is_null()).ok_or_else(|| {
+        ApiError::validation(format!(
+            "1 validation error detected: Value null at '{wire}.projection' failed to satisfy constraint: Member must not be null"
+        ))
+    })?;
+    let kind = projection.get("ProjectionType").and_then(Json::as_str);
+    let non_key: Option<Vec<String>> = match projection.get("NonKeyAttributes") {
+        None | Some(Json::Null) => None,
+        Some(Json::Array(names)) => Some(
+            names
+                .iter()
+                .map(|n| {
+                    n.as_str().map(str::to_owned).ok_or_else(|| {
+                        ApiError::Serialization("NonKeyAttributes must be a list of strings".into())
+                    })
+                })
+                .collect::<ApiResult<_>>()?,
+        ),
+        Some(_) => {
+            return Err(ApiError::Serialization(
+                "NonKeyAttributes must be a list of strings".into(),
+            ))
+        }
+    };
+    let Some(kind) = kind else {
+        return Err(invalid("Unknown ProjectionType: null"));
+    };
+    if non_key.is_some() && kind != "INCLUDE" {
+        return Err(invalid(format!(
+            "ProjectionType is {kind}, but NonKeyAttributes is specified"
+        )));
+    }
+    match kind {
+        "ALL" => Ok(Projection::All),
+        "KEYS_ONLY" => Ok(Projection::KeysOnly),
+        "INCLUDE" => Ok(Projection::Include(non_key.unwrap_or_default())),
+        other => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{other}' at '{wire}.projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
+        ))),
+    }
+}
+
+/// With indexes, every attribute definition must be a key of the table or of an index.
+pub(super) fn check_definitions_used(
+    table_key: &KeySchema,
+    indexes: &[LocalIndex],
+    attrs: &[KeyAttribute],
+) -> ApiResult<()> {
+    let mut used: Vec<&str> = vec![table_key.partition.name.as_str()];
+    used.extend(table_key.sort.iter().map(|s| s.name.as_str()));
+    for index in indexes {
+        if !used.contains(&index.sort.name.as_str()) {
+            used.push(index.sort.name.as_str());
+        }
+    }
+    if attrs.iter().all(|a| used.contains(&a.name.as_str())) {
+        return Ok(());
+    }
+    let defined: Vec<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
+    Err(invalid(format!(
+        "Some AttributeDefinitions are not used. AttributeDefinitions: [{}], keys used: [{}]",
+        defined.join(", "),
+        used.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rotor_model::table::ScalarType;
+    use serde_json::json;
+
+    fn attrs() -> Vec<KeyAttribute> {
+        ["Artist", "SongTitle", "AlbumTitle"]
+            .iter()
+            .map(|n| KeyAttribute {
+                name: n.to_string(),
+                ty: ScalarType::S,
+            })
+            .collect()
+    }
+
+    fn table_key(sort: bool) -> KeySchema {
+        KeySchema {
+            partition: attrs()[0].clone(),
+            sort: sort.then(|| attrs()[1].clone()),
+        }
+    }
+
+    fn lsi(name: &str, hash: &str, range: Option<&str>, projection: Json) -> Json {
+        let mut keys = vec![json!({"AttributeName": hash, "KeyType": "HASH"})];
+        if let Some(r) = range {
+            keys.push(json!({"AttributeName": r, "KeyType": "RANGE"}));
+        }
+        json!({"IndexName": name, "KeySchema": keys, "Projection": projection})
+    }
+
+    fn parse(indexes: Json, sort: bool) -> ApiResult<Vec<LocalIndex>> {
+        let body = json!({ "LocalSecondaryIndexes": indexes });
+        let req = Request::new(&body)?;
+        parse_local_indexes(&req, &table_key(sort), &attrs())
+    }
+
+    fn message(r: ApiResult<Vec<LocalIndex>>) -> String {
+        r.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn the_seeds_album_index_parses() {
+        let got = parse(
+            json!([lsi(
+                "AlbumIndex",
+                "Artist",
+                Some("AlbumTitle"),
+                json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["Genre"]})
+            )]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![LocalIndex {
+                name: "AlbumIndex".into(),
+                sort: attrs()[2].clone(),
+                projection: Projection::Include(vec!["Genre".into()]),
+            }]
+        );
+        assert!(check_definitions_used(&table_key(true), &got, &attrs()).is_ok());
+        assert!(message(Err(check_definitions_used(&table_key(true), &[], &attrs())
+            .unwrap_err()))
+        .contains("Some AttributeDefinitions are not used. AttributeDefinitions: [Artist, SongTitle, AlbumTitle], keys used: [Artist, SongTitle]"));
+    }
+
+    #[test]
+    fn bad_definitions_get_dynamodbs_messages() {
+        let keys_only = json!({"ProjectionType": "KEYS_ONLY"});
+        let one = |i: Json| json!([i]);
+        let cases: Vec<(Json, bool, &str)> = vec![
+            (json!([]), true, "List of LocalSecondaryIndexes is empty"),
+            (
+                one(lsi("idx", "Artist", Some("AlbumTitle"), keys_only.clone())),
+                false,
+                "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+            ),
+            (
+                one(lsi("idx", "Artist", Some("Nope"), keys_only.clone())),
+                true,
+                "Some index key attributes are not defined in AttributeDefinitions. Keys: [Artist, Nope], AttributeDefinitions: [Artist, SongTitle, AlbumTitle]",
+            ),
+            (
+                one(lsi("idx", "Artist", None, keys_only.clone())),
+                true,
+                "Index KeySchema does not have a range key for index: idx",
+            ),
+            (
+                one(lsi("idx", "AlbumTitle", Some("SongTitle"), keys_only.clone())),
+                true,
+                "Index KeySchema does not have the same leading hash key as table KeySchema for index: idx. index hash key: AlbumTitle, table hash key: Artist",
+            ),
+            (
+                one(lsi("idx", "Artist", Some("AlbumTitle"), json!({}))),
+                true,
+                "Unknown ProjectionType: null",
+            ),
+            (
+                one(lsi("idx", "Artist", Some("AlbumTitle"), json!({"ProjectionType": "ALL", "NonKeyAttributes": ["x"]}))),
+                true,
+                "ProjectionType is ALL, but NonKeyAttributes is specified",
+            ),
+            (
+                json!([
+                    lsi("idx", "Artist", Some("AlbumTitle"), keys_only.clone()),
+                    lsi("idx", "Artist", Some("AlbumTitle"), keys_only.clone())
+                ]),
+                true,
+                "Duplicate index name: idx",
+            ),
+            (
+                json!((0..6)
+                    .map(|i| lsi(&format!("idx{i}"), "Artist", Some("AlbumTitle"), keys_only.clone()))
+                    .collect::<Vec<_>>()),
+                true,
+                "Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+            ),
+        ];
+        for (indexes, sort, want) in cases {
+            let got = message(parse(indexes.clone(), sort));
+            assert!(got.contains(want), "{indexes}: got {got:?}, want {want:?}");
+        }
+    }
+}
