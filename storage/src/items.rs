@@ -24,7 +24,14 @@ pub fn get(engine: &Engine, item_key: &[u8]) -> Result<Option<Item>> {
 
 /// Reads items in a key range, stopping at the item or byte limit.
 pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
-    let items = engine.cf(CF_ITEMS)?;
+    read_range_in(engine, CF_ITEMS, range)
+}
+
+/// Reads stored items (or index entries) of column family `cf` in a key range,
+/// stopping before the item that would pass the item limit, or once the byte limit is
+/// reached.
+pub(crate) fn read_range_in(engine: &Engine, cf: &str, range: &ReadRange) -> Result<RangePage> {
+    let cf = engine.cf(cf)?;
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(range.start.clone());
     opts.set_iterate_upper_bound(range.end.clone());
@@ -34,7 +41,7 @@ pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
         IteratorMode::From(&range.start, Direction::Forward)
     };
     let mut page = RangePage::default();
-    for entry in engine.db().iterator_cf_opt(items, opts, mode) {
+    for entry in engine.db().iterator_cf_opt(cf, opts, mode) {
         let (key, value) = entry?;
         if range.max_items.is_some_and(|max| page.items.len() >= max)
             || page.bytes >= range.max_bytes

@@ -201,6 +201,31 @@ impl Cluster {
         assert_eq!(status, 200, "node {id} refused fault rules: {body}");
     }
 
+    /// Cuts node `id`'s partition groups off from those of `others`, both ways (every
+    /// raft RPC of a partition group dropped; the cluster map and routers still reach
+    /// it). `heal_faults` undoes it.
+    pub async fn cut_off_partitions(&self, id: u64, others: &[u64]) {
+        let drop = |peers: &mut dyn Iterator<Item = u64>| {
+            let rules: Vec<String> = peers
+                .map(|p| format!(r#""{p}": {{"drop_fraction": 1.0, "partitions_only": true}}"#))
+                .collect();
+            format!(r#"{{"peers": {{{}}}}}"#, rules.join(", "))
+        };
+        for other in others {
+            self.set_peer_faults(*other, &drop(&mut std::iter::once(id)))
+                .await;
+        }
+        self.set_peer_faults(id, &drop(&mut others.iter().copied()))
+            .await;
+    }
+
+    /// Clears the fault rules of every live node's links.
+    pub async fn heal_faults(&self) {
+        for id in self.live_nodes() {
+            self.set_peer_faults(id, r#"{"peers": {}}"#).await;
+        }
+    }
+
     /// The sum of node `id`'s Prometheus samples whose line starts with `series` (a
     /// metric name, or a name and the start of its labels).
     pub async fn node_metric(&self, id: u64, series: &str) -> f64 {

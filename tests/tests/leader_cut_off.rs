@@ -37,17 +37,7 @@ async fn writes_reach_the_new_leader_while_the_old_one_is_cut_off_from_its_follo
     // The leader's partition groups hear nothing from the other nodes and reach none
     // of them; the routers and the cluster map still reach every node.
     let others: Vec<u64> = (1..=3).filter(|n| *n != old_leader).collect();
-    for n in &others {
-        let rules = format!(
-            r#"{{"peers": {{"{old_leader}": {{"drop_fraction": 1.0, "partitions_only": true}}}}}}"#
-        );
-        cluster.set_peer_faults(*n, &rules).await;
-    }
-    let rules = format!(
-        r#"{{"peers": {{"{}": {{"drop_fraction": 1.0, "partitions_only": true}}, "{}": {{"drop_fraction": 1.0, "partitions_only": true}}}}}}"#,
-        others[0], others[1]
-    );
-    cluster.set_peer_faults(old_leader, &rules).await;
+    cluster.cut_off_partitions(old_leader, &others).await;
 
     // Every write succeeds (the SDK's retries cover the election) while the cut lasts.
     tokio::time::timeout(

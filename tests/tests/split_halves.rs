@@ -82,18 +82,7 @@ async fn a_half_forms_when_its_first_replica_caught_up_on_the_parent_by_snapshot
     let others: Vec<u64> = (1..=3).filter(|n| *n != first).collect();
 
     // The first listed replica hears nothing of the partition groups, either way.
-    for n in &others {
-        let rules = format!(
-            r#"{{"peers": {{"{first}": {{"drop_fraction": 1.0, "partitions_only": true}}}}}}"#
-        );
-        cluster.set_peer_faults(*n, &rules).await;
-    }
-    let rules = format!(
-        r#"{{"peers": {{"{}": {{"drop_fraction": 1.0, "partitions_only": true}}, "{}": {{"drop_fraction": 1.0, "partitions_only": true}}}}}}"#,
-        others[0], others[1]
-    );
-    cluster.set_peer_faults(first, &rules).await;
-
+    cluster.cut_off_partitions(first, &others).await;
     let parent_group = partition_group(table_id, 0);
     wait_until(
         &cluster,
@@ -153,9 +142,7 @@ async fn a_half_forms_when_its_first_replica_caught_up_on_the_parent_by_snapshot
 
     // Healed: the held-back replica catches up on the parent by snapshot, and on the
     // half by the half leader's snapshot; then it is a voter that has applied all.
-    for n in 1..=3 {
-        cluster.set_peer_faults(n, r#"{"peers": {}}"#).await;
-    }
+    cluster.heal_faults().await;
     wait_until(
         &cluster,
         "the held-back replica installs a snapshot of the parent",

@@ -4,14 +4,13 @@
 //! exact at every log position; they follow their items' tokens through splits,
 //! snapshots and removals.
 
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use rocksdb::WriteBatch;
 use rotor_model::index::{local_index_token_prefix, LocalIndexes, MAX_LOCAL_INDEXES};
 use rotor_model::keys::token_of_item_key;
 use rotor_model::read::{RangePage, ReadRange};
-use rotor_model::value::item_size;
 use rotor_model::Item;
 
-use crate::codec::{decode, encode};
+use crate::codec::encode;
 use crate::engine::{Engine, CF_INDEXES};
 use crate::error::Result;
 
@@ -50,29 +49,7 @@ pub(crate) fn write_entries(
 /// Reads index entries in a key range of the `indexes` column family, stopping at the
 /// item or byte limit as `items::read_range` does. Each entry comes with its key.
 pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
-    let cf = engine.cf(CF_INDEXES)?;
-    let mut opts = ReadOptions::default();
-    opts.set_iterate_lower_bound(range.start.clone());
-    opts.set_iterate_upper_bound(range.end.clone());
-    let mode = if range.reverse {
-        IteratorMode::End
-    } else {
-        IteratorMode::From(&range.start, Direction::Forward)
-    };
-    let mut page = RangePage::default();
-    for entry in engine.db().iterator_cf_opt(cf, opts, mode) {
-        let (key, value) = entry?;
-        if range.max_items.is_some_and(|max| page.items.len() >= max)
-            || page.bytes >= range.max_bytes
-        {
-            page.truncated = true;
-            break;
-        }
-        let item: Item = decode(&value)?;
-        page.bytes += item_size(&item);
-        page.items.push((key.to_vec(), item));
-    }
-    Ok(page)
+    crate::items::read_range_in(engine, CF_INDEXES, range)
 }
 
 /// Adds to `batch` the removal of every index entry of table `table_id`.
