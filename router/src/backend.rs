@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use rotor_model::read::{RangePage, ReadRange};
-use rotor_model::table::{TableDef, TableStats};
+use rotor_model::table::{StatsWithIndexes, TableDef};
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use rotor_model::{Item, ModelError};
 
@@ -74,10 +74,11 @@ pub trait Backend: Send + Sync + 'static {
     fn table_moving(&self, name: &str) -> bool;
     /// What auto scaling changed of a table's capacity, oldest first.
     fn scaling_activities(&self, name: &str) -> Vec<rotor_model::table::ScalingActivity>;
+    /// A table's item count and size, and each of its local indexes'.
     fn table_stats(
         &self,
         def: &TableDef,
-    ) -> impl Future<Output = Result<TableStats, BackendError>> + Send;
+    ) -> impl Future<Output = Result<StatsWithIndexes, BackendError>> + Send;
     /// Applies a write on a partition; resolves once it is durable.
     fn write(
         &self,

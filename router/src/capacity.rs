@@ -2,7 +2,10 @@
 //! (`rotor_model::capacity`), shared with the nodes' meters.
 
 pub use rotor_model::capacity::{read_units, write_units};
-use serde_json::{json, Value as Json};
+use rotor_model::table::TableDef;
+use rotor_model::value::item_size;
+use rotor_model::Item;
+use serde_json::{json, Map, Value as Json};
 
 use crate::error::ApiResult;
 use crate::request::Request;
@@ -41,5 +44,78 @@ impl CapacityReport {
                 "Table": { "CapacityUnits": units },
             })),
         }
+    }
+
+    /// The `ConsumedCapacity` object of writes to `def` (INDEXES: with what each local
+    /// index they changed took).
+    pub fn render_write(self, def: &TableDef, cost: &WriteCost) -> Option<Json> {
+        let mut out = self.render(&def.name, cost.total())?;
+        if self == CapacityReport::Indexes {
+            out["Table"] = json!({ "CapacityUnits": cost.table });
+            let indexes: Map<String, Json> = def
+                .local_indexes
+                .iter()
+                .zip(&cost.local_indexes)
+                .filter(|(_, units)| **units > 0.0)
+                .map(|(index, units)| (index.name.clone(), json!({ "CapacityUnits": units })))
+                .collect();
+            if !indexes.is_empty() {
+                out["LocalSecondaryIndexes"] = Json::Object(indexes);
+            }
+        }
+        Some(out)
+    }
+
+    /// The `ConsumedCapacity` object of a read of local secondary index `index`.
+    pub fn render_local_index_read(self, table: &str, index: &str, units: f64) -> Option<Json> {
+        match self {
+            CapacityReport::Indexes => Some(json!({
+                "TableName": table,
+                "CapacityUnits": units,
+                "Table": { "CapacityUnits": 0.0 },
+                "LocalSecondaryIndexes": { index: { "CapacityUnits": units } },
+            })),
+            other => other.render(table, units),
+        }
+    }
+}
+
+/// What writes cost a table and each of its local secondary indexes, in write units.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteCost {
+    pub table: f64,
+    /// In the order of the table's definition of them.
+    pub local_indexes: Vec<f64>,
+}
+
+impl WriteCost {
+    /// What replacing `old` by `new` cost: the larger item's units in the table, and
+    /// what each index's entries changed (`LocalIndexes::write_units`).
+    pub fn of(def: &TableDef, old: Option<&Item>, new: Option<&Item>) -> WriteCost {
+        let size = |i: Option<&Item>| i.map_or(0, item_size);
+        let local_indexes = if def.local_indexes.is_empty() {
+            Vec::new()
+        } else {
+            def.local_index_set().write_units(old, new)
+        };
+        WriteCost {
+            table: write_units(size(old).max(size(new))),
+            local_indexes,
+        }
+    }
+
+    pub fn add(&mut self, other: &WriteCost) {
+        self.table += other.table;
+        if self.local_indexes.len() < other.local_indexes.len() {
+            self.local_indexes.resize(other.local_indexes.len(), 0.0);
+        }
+        for (sum, units) in self.local_indexes.iter_mut().zip(&other.local_indexes) {
+            *sum += units;
+        }
+    }
+
+    /// The table's and every index's units.
+    pub fn total(&self) -> f64 {
+        self.table + self.local_indexes.iter().sum::<f64>()
     }
 }

@@ -31,8 +31,21 @@ pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
 /// stopping before the item that would pass the item limit, or once the byte limit is
 /// reached.
 pub(crate) fn read_range_in(engine: &Engine, cf: &str, range: &ReadRange) -> Result<RangePage> {
+    read_range_at(engine, cf, range, None)
+}
+
+/// `read_range_in`, as of `snapshot` when one is given.
+pub(crate) fn read_range_at(
+    engine: &Engine,
+    cf: &str,
+    range: &ReadRange,
+    snapshot: Option<&rocksdb::Snapshot<'_>>,
+) -> Result<RangePage> {
     let cf = engine.cf(cf)?;
     let mut opts = ReadOptions::default();
+    if let Some(snapshot) = snapshot {
+        opts.set_snapshot(snapshot);
+    }
     opts.set_iterate_lower_bound(range.start.clone());
     opts.set_iterate_upper_bound(range.end.clone());
     let mode = if range.reverse {

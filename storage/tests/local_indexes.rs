@@ -141,6 +141,7 @@ fn whole(start: Vec<u8>) -> ReadRange {
         reverse: false,
         max_items: None,
         max_bytes: PAGE_BYTES * 100,
+        local_index: None,
     }
 }
 

@@ -76,6 +76,7 @@ fn all_items(store: &Store, table_id: u32) -> Vec<(Vec<u8>, Item)> {
         reverse: false,
         max_items: None,
         max_bytes: usize::MAX,
+        local_index: None,
     };
     store.read_range(&range).unwrap().items
 }

@@ -262,6 +262,7 @@ impl Host {
             leader_commit: std::sync::atomic::AtomicU64::new(0),
             caught_up: std::sync::atomic::AtomicBool::new(false),
             quiet,
+            local_index_stats: Default::default(),
         });
         spawn_catch_up_watch(Arc::downgrade(&opened), self.id);
         self.groups.write().insert(group, opened);

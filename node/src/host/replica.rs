@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rotor_model::cluster::NodeId;
+use rotor_model::table::TableStats;
 use rotor_storage::Partition;
 
 use crate::load::Meter;
@@ -32,6 +33,17 @@ pub struct PartitionGroup {
     pub(super) caught_up: std::sync::atomic::AtomicBool,
     /// Whether the group is quiet (no heartbeats while it takes no writes).
     pub quiet: Arc<crate::raft::quiet::GroupQuiet>,
+    /// The last count of the partition's local index entries.
+    pub local_index_stats: parking_lot::Mutex<Option<IndexStatsCount>>,
+}
+
+/// A count of a partition's local index entries: when it was made, how long it took,
+/// and the partition's `changes` it saw.
+pub struct IndexStatsCount {
+    at: std::time::Instant,
+    took: Duration,
+    changes: u64,
+    stats: Vec<TableStats>,
 }
 
 /// A voter that has not caught up this long after opening serves eventually consistent
@@ -39,6 +51,45 @@ pub struct PartitionGroup {
 const SERVE_STALE_AFTER: Duration = Duration::from_secs(5);
 
 impl PartitionGroup {
+    /// The partition's local index statistics: counted again when a write changed the
+    /// partition since the last count, unless that count is younger than a hundred
+    /// times what it took (counting walks every entry, off the async threads: a large
+    /// index is counted less often, a small one is always exact).
+    pub async fn local_index_stats(
+        self: &Arc<Self>,
+        engine: &Arc<rotor_storage::Engine>,
+    ) -> anyhow::Result<Vec<TableStats>> {
+        let count = self.partition.local_indexes().indexes.len();
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let changes = self.partition.changes();
+        if let Some(last) = self.local_index_stats.lock().as_ref() {
+            if last.changes == changes || last.at.elapsed() < last.took * 100 {
+                return Ok(last.stats.clone());
+            }
+        }
+        let group = self.clone();
+        let engine = engine.clone();
+        let started = std::time::Instant::now();
+        let stats = tokio::task::spawn_blocking(move || {
+            let tokens = group.partition.range();
+            (0..count as u8)
+                .map(|ordinal| {
+                    rotor_storage::index::count_entries(&engine, group.table_id, ordinal, &tokens)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await??;
+        *self.local_index_stats.lock() = Some(IndexStatsCount {
+            at: std::time::Instant::now(),
+            took: started.elapsed(),
+            changes,
+            stats: stats.clone(),
+        });
+        Ok(stats)
+    }
+
     /// Records the commit index a leader sent (AppendEntries' `leader_commit`).
     pub fn note_leader_commit(&self, index: u64) {
         self.leader_commit

@@ -179,11 +179,16 @@ impl pb::partition_server::Partition for NodeService {
             .ok_or(rotor_proto::WireError::Missing("ReadRangeRequest.range"))
             .and_then(ReadRange::try_from)
             .map_err(|e| bad_request("range", e))?;
-        if !group
-            .partition
-            .range()
-            .holds_keys(group.table_id, &range.start, &range.end)
-        {
+        if let Some(index) = range.local_index {
+            if usize::from(index.ordinal) >= group.partition.local_indexes().indexes.len() {
+                return Err(Status::invalid_argument(format!(
+                    "table {} has no local secondary index at position {}",
+                    group.table_id, index.ordinal
+                )));
+            }
+        }
+        let held = range.within(group.table_id, &group.partition.range());
+        if !held {
             return Ok(Response::new(pb::ReadRangeReply {
                 result: Some(read_range_reply::Result::Refused(stale(self.map_epoch()))),
                 ..Default::default()
@@ -198,14 +203,21 @@ impl pb::partition_server::Partition for NodeService {
                 }))
             }
         };
-        let token = rotor_model::keys::token_of_item_key(&range.start);
+        let token = range.start_token();
         let consistent = req.consistent;
         let engine = self.host.engine.clone();
-        let page =
-            tokio::task::spawn_blocking(move || rotor_storage::items::read_range(&engine, &range))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .map_err(|e| Status::internal(e.to_string()))?;
+        let reader = group.clone();
+        let page = tokio::task::spawn_blocking(move || {
+            rotor_storage::index::read_index_range(
+                &engine,
+                reader.partition.local_indexes(),
+                reader.table_id,
+                &range,
+            )
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::internal(e.to_string()))?;
         account(
             &group,
             &map,
@@ -224,15 +236,26 @@ impl pb::partition_server::Partition for NodeService {
         request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsReply>, Status> {
         let req = request.into_inner();
+        let mut local_indexes = Vec::new();
         let result = match self.partition(req.partition)? {
             Some(group) => match self.read_barrier(&group, false, req.min_applied).await? {
                 Some(r) => stats_reply::Result::Refused(r),
-                None => stats_reply::Result::Stats(pb::TableStats::from(&group.partition.stats())),
+                None => {
+                    local_indexes = group
+                        .local_index_stats(&self.host.engine)
+                        .await
+                        .map_err(|e| Status::internal(e.to_string()))?
+                        .iter()
+                        .map(pb::TableStats::from)
+                        .collect();
+                    stats_reply::Result::Stats(pb::TableStats::from(&group.partition.stats()))
+                }
             },
             None => stats_reply::Result::Refused(refused(pb::Refusal::UnknownPartition, 0)),
         };
         Ok(Response::new(pb::StatsReply {
             result: Some(result),
+            local_indexes,
         }))
     }
 }

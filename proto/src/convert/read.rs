@@ -1,6 +1,7 @@
 //! Range reads, their pages, and partition statistics on the wire.
 
-use rotor_model::read::{RangePage, ReadRange};
+use rotor_model::index::MAX_LOCAL_INDEXES;
+use rotor_model::read::{IndexRead, RangePage, ReadRange};
 use rotor_model::table::TableStats;
 
 use super::value::{item_from_wire, item_to_wire};
@@ -15,6 +16,10 @@ impl From<&ReadRange> for pb::ReadRange {
             reverse: r.reverse,
             max_items: r.max_items.map(|n| n as u64),
             max_bytes: r.max_bytes as u64,
+            local_index: r.local_index.map(|i| pb::IndexRead {
+                ordinal: u32::from(i.ordinal),
+                fetch_items: i.fetch_items,
+            }),
         }
     }
 }
@@ -32,6 +37,24 @@ impl TryFrom<pb::ReadRange> for ReadRange {
                 .map(|n| to_usize(n, "ReadRange.max_items"))
                 .transpose()?,
             max_bytes: to_usize(r.max_bytes, "ReadRange.max_bytes")?,
+            local_index: r
+                .local_index
+                .map(|i| {
+                    u8::try_from(i.ordinal)
+                        .ok()
+                        .filter(|o| usize::from(*o) < MAX_LOCAL_INDEXES)
+                        .map(|ordinal| IndexRead {
+                            ordinal,
+                            fetch_items: i.fetch_items,
+                        })
+                        .ok_or_else(|| {
+                            WireError::invalid(
+                                "IndexRead.ordinal",
+                                format!("{} is not an index position", i.ordinal),
+                            )
+                        })
+                })
+                .transpose()?,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use prost::Message;
 use rotor_model::expr::{ExprInput, ExprKind, Parser};
-use rotor_model::read::{RangePage, ReadRange};
+use rotor_model::read::{IndexRead, RangePage, ReadRange};
 use rotor_model::table::TableStats;
 use rotor_model::write::{WriteCommand, WriteOutcome, WriteRequest};
 use rotor_model::{AttributeValue, Item, Number};
@@ -193,15 +193,28 @@ fn write_outcomes_round_trip() {
 
 #[test]
 fn reads_and_stats_round_trip() {
-    for max_items in [None, Some(0), Some(100)] {
+    let index = IndexRead {
+        ordinal: 4,
+        fetch_items: true,
+    };
+    for (max_items, local_index) in [(None, None), (Some(0), Some(index)), (Some(100), None)] {
         round_trip::<ReadRange, pb::ReadRange>(&ReadRange {
             start: vec![0, 0, 0, 1],
             end: vec![0, 0, 0, 2, 0xff],
             reverse: true,
             max_items,
             max_bytes: 1024 * 1024,
+            local_index,
         });
     }
+    let beyond = pb::ReadRange {
+        local_index: Some(pb::IndexRead {
+            ordinal: 5,
+            fetch_items: false,
+        }),
+        ..Default::default()
+    };
+    assert!(ReadRange::try_from(beyond).is_err(), "only 5 LSIs exist");
     round_trip::<RangePage, pb::RangePage>(&RangePage::default());
     round_trip::<RangePage, pb::RangePage>(&RangePage {
         items: vec![(vec![1, 2], an_item()), (vec![1, 3], Item::new())],

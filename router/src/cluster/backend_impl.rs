@@ -4,7 +4,7 @@
 
 use rotor_model::cluster::{MetaCommand, MetaReply};
 use rotor_model::read::{RangePage, ReadRange};
-use rotor_model::table::{TableDef, TableStats};
+use rotor_model::table::{StatsWithIndexes, TableDef, TableStats};
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use rotor_model::{Item, ModelError};
 use rotor_proto::item_from_wire;
@@ -91,7 +91,7 @@ impl Backend for ClusterBackend {
             .unwrap_or_default()
     }
 
-    async fn table_stats(&self, def: &TableDef) -> Result<TableStats, BackendError> {
+    async fn table_stats(&self, def: &TableDef) -> Result<StatsWithIndexes, BackendError> {
         let partitions = match self.map().table_by_id(def.id) {
             Some(entry) => entry.partitions.len() as u32,
             None => return Err(BackendError::TableNotFound(def.name.clone())),
@@ -115,7 +115,21 @@ impl Backend for ClusterBackend {
                         let reply = timed(t, client.stats(request(req, t))).await?;
                         Ok(match reply.result {
                             Some(pb::stats_reply::Result::Stats(s)) => {
-                                from_wire::<_, TableStats>(s, "table stats").into()
+                                let table = match from_wire::<_, TableStats>(s, "table stats") {
+                                    Ok(table) => table,
+                                    Err(e) => return Ok(Answer::Fail(e)),
+                                };
+                                let mut local_indexes = Vec::new();
+                                for s in reply.local_indexes {
+                                    match from_wire::<_, TableStats>(s, "index stats") {
+                                        Ok(stats) => local_indexes.push(stats),
+                                        Err(e) => return Ok(Answer::Fail(e)),
+                                    }
+                                }
+                                Answer::Value(StatsWithIndexes {
+                                    table,
+                                    local_indexes,
+                                })
                             }
                             Some(pb::stats_reply::Result::Refused(r)) => Answer::Refused(r),
                             None => Answer::Fail(BackendError::Internal(
@@ -127,11 +141,9 @@ impl Backend for ClusterBackend {
             )
         }))
         .await;
-        let mut total = TableStats::default();
+        let mut total = StatsWithIndexes::default();
         for stats in replies {
-            let stats = stats?;
-            total.item_count += stats.item_count;
-            total.size_bytes += stats.size_bytes;
+            total.add(&stats?);
         }
         Ok(total)
     }
@@ -190,12 +202,15 @@ impl Backend for ClusterBackend {
                 Err(BackendError::StaleRoute(epoch)) => {
                     // Transparent when the whole range now lies in one partition (a
                     // Query); a Scan's range across partitions is the caller's to cut.
-                    partition = self.reroute(def, &range.start)?;
+                    let token = range.start_token().ok_or_else(|| {
+                        BackendError::Internal("a range read without a token".into())
+                    })?;
+                    partition = self.reroute_token(def, token)?;
                     let map = self.map();
                     let fits = map.table_by_id(def.id).is_some_and(|t| {
                         t.def
                             .partition_tokens(partition)
-                            .is_some_and(|r| r.holds_keys(def.id, &range.start, &range.end))
+                            .is_some_and(|r| range.within(def.id, &r))
                     });
                     if !fits {
                         return Err(BackendError::StaleRoute(epoch));
@@ -211,12 +226,17 @@ impl Backend for ClusterBackend {
 impl ClusterBackend {
     /// The partition that owns a storage key in the current map.
     fn reroute(&self, def: &TableDef, item_key: &[u8]) -> Result<u32, BackendError> {
+        let token = rotor_model::keys::token_of_item_key(item_key)
+            .ok_or_else(|| BackendError::Internal("a storage key without a token".into()))?;
+        self.reroute_token(def, token)
+    }
+
+    /// The partition that owns a token in the current map.
+    fn reroute_token(&self, def: &TableDef, token: u64) -> Result<u32, BackendError> {
         let map = self.map();
         let entry = map
             .table_by_id(def.id)
             .ok_or_else(|| BackendError::TableNotFound(def.name.clone()))?;
-        let token = rotor_model::keys::token_of_item_key(item_key)
-            .ok_or_else(|| BackendError::Internal("a storage key without a token".into()))?;
         Ok(entry.def.partition_of_token(token))
     }
 

@@ -123,8 +123,13 @@ impl Partition for FakePartition {
             item_count: 1,
             size_bytes: 10,
         };
+        let index = TableStats {
+            item_count: 1,
+            size_bytes: 4,
+        };
         Ok(Response::new(pb::StatsReply {
             result: Some(pb::stats_reply::Result::Stats(pb::TableStats::from(&stats))),
+            local_indexes: vec![pb::TableStats::from(&index)],
         }))
     }
 }
@@ -426,6 +431,7 @@ async fn eventual_get_skips_a_dead_replica() {
             reverse: false,
             max_items: None,
             max_bytes: 1 << 20,
+            local_index: None,
         },
         false,
     );
@@ -464,8 +470,16 @@ async fn create_table_waits_for_the_map() {
     assert_eq!(fake.backend.table_names(), vec!["fresh", "t"]);
     assert_eq!(fake.backend.map().epoch, 2);
     let stats = fake.backend.table_stats(&created).await.unwrap();
-    assert_eq!(stats.item_count, 2);
-    assert_eq!(stats.size_bytes, 20);
+    assert_eq!(stats.table.item_count, 2);
+    assert_eq!(stats.table.size_bytes, 20);
+    assert_eq!(
+        stats.local_indexes,
+        [TableStats {
+            item_count: 2,
+            size_bytes: 8
+        }],
+        "each partition's index counts are added up"
+    );
 
     let again = fake.backend.create_table(table_def("fresh", 0, 0)).await;
     assert!(matches!(again, Err(BackendError::TableExists(n)) if n == "fresh"));

@@ -10,11 +10,10 @@ use rotor_model::expr::{project, ExprInput, Parser};
 use rotor_model::table::{TableDef, MAX_ITEM_BYTES};
 use rotor_model::value::{item_from_json, item_size, item_to_json};
 use rotor_model::write::{WriteCommand, WriteOutcome, WriteRequest};
-use rotor_model::Item;
 use serde_json::{json, Map, Value as Json};
 
 use crate::backend::{Backend, BackendError};
-use crate::capacity::{read_units, write_units, CapacityReport};
+use crate::capacity::{read_units, CapacityReport, WriteCost};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::items::projection;
 use crate::ops::keys::{place, Placement};
@@ -212,7 +211,7 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
         }
         defs.push(def);
     }
-    let mut units = vec![0.0; defs.len()];
+    let mut costs = vec![WriteCost::default(); defs.len()];
     let mut unprocessed: Map<String, Json> = Map::new();
     let mut throttled = 0usize;
     let mut throttle_error: Option<BackendError> = None;
@@ -232,8 +231,7 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
         let def = &defs[w.def_index];
         match outcome {
             Ok(WriteOutcome::Applied { old, new }) => {
-                let size = |i: &Option<Item>| i.as_ref().map_or(0, item_size);
-                units[w.def_index] += write_units(size(&old).max(size(&new)));
+                costs[w.def_index].add(&WriteCost::of(def, old.as_ref(), new.as_ref()));
             }
             Ok(WriteOutcome::ConditionFailed { .. }) => {
                 return Err(ApiError::Internal(
@@ -265,8 +263,8 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
     if report != CapacityReport::None {
         let capacity: Vec<Json> = defs
             .iter()
-            .zip(units)
-            .filter_map(|(d, u)| report.render(&d.name, u))
+            .zip(&costs)
+            .filter_map(|(d, cost)| report.render_write(d, cost))
             .collect();
         out["ConsumedCapacity"] = Json::Array(capacity);
     }

@@ -8,7 +8,7 @@ use rotor_model::Item;
 use serde_json::{json, Value as Json};
 
 use crate::backend::Backend;
-use crate::capacity::{read_units, write_units, CapacityReport};
+use crate::capacity::{read_units, CapacityReport, WriteCost};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::keys::place;
 use crate::request::Request;
@@ -124,6 +124,20 @@ fn consumed(out: &mut Json, report: CapacityReport, table: &str, units: f64) {
     }
 }
 
+/// The `ConsumedCapacity` of a write that replaced `old` by `new`.
+fn consumed_by_write(
+    out: &mut Json,
+    report: CapacityReport,
+    def: &TableDef,
+    old: &Option<Item>,
+    new: &Option<Item>,
+) {
+    let cost = WriteCost::of(def, old.as_ref(), new.as_ref());
+    if let Some(c) = report.render_write(def, &cost) {
+        out["ConsumedCapacity"] = c;
+    }
+}
+
 /// Sends a write and turns a failed condition into DynamoDB's error.
 async fn write<B: Backend>(
     backend: &B,
@@ -138,11 +152,6 @@ async fn write<B: Backend>(
             item: old.filter(|_| return_old_on_failure),
         }),
     }
-}
-
-fn write_cost(old: &Option<Item>, new: &Option<Item>) -> f64 {
-    let size = |i: &Option<Item>| i.as_ref().map_or(0, item_size);
-    write_units(size(old).max(size(new)))
 }
 
 pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
@@ -171,7 +180,7 @@ pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
     };
     let (old, new) = write(backend, &def, at.partition, request, on_failure).await?;
     let mut out = json!({});
-    consumed(&mut out, report, name, write_cost(&old, &new));
+    consumed_by_write(&mut out, report, &def, &old, &new);
     if rv == ReturnValues::AllOld {
         attributes(&mut out, old);
     }
@@ -278,7 +287,7 @@ pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
     };
     let (old, new) = write(backend, &def, at.partition, request, on_failure).await?;
     let mut out = json!({});
-    consumed(&mut out, report, name, write_cost(&old, &new));
+    consumed_by_write(&mut out, report, &def, &old, &new);
     let returned = match rv {
         ReturnValues::None => None,
         ReturnValues::AllOld => old,
@@ -315,7 +324,7 @@ pub async fn delete_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
     };
     let (old, new) = write(backend, &def, at.partition, request, on_failure).await?;
     let mut out = json!({});
-    consumed(&mut out, report, name, write_cost(&old, &new));
+    consumed_by_write(&mut out, report, &def, &old, &new);
     if rv == ReturnValues::AllOld {
         attributes(&mut out, old);
     }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::keys::encode_key_value;
-use crate::table::{KeyAttribute, KeySchema};
-use crate::value::{AttributeValue, Item, ValueType};
+use crate::table::{KeyAttribute, KeySchema, TokenRange};
+use crate::value::{item_size, AttributeValue, Item, ValueType};
 
 /// At most this many LSIs per table (DynamoDB's limit).
 pub const MAX_LOCAL_INDEXES: usize = 5;
@@ -137,6 +137,38 @@ impl LocalIndexes {
     }
 }
 
+impl LocalIndexes {
+    /// What replacing `old` by `new` costs in each index, in DynamoDB's write units
+    /// (one per KB of the entry written or removed): a new entry or a removed one is
+    /// one write, a changed entry under the same key one, an entry whose index key
+    /// changed two (a delete and a put), an entry that did not change none.
+    pub fn write_units(&self, old: Option<&Item>, new: Option<&Item>) -> Vec<f64> {
+        let Some(table_key) = &self.table_key else {
+            return Vec::new();
+        };
+        let entry = |item: Option<&Item>, index: &LocalIndex| {
+            item.filter(|i| i.contains_key(&index.sort.name))
+                .map(|i| project(i, table_key, index))
+        };
+        let units = |entry: &Item| crate::capacity::write_units(item_size(entry));
+        self.indexes
+            .iter()
+            .map(|index| match (entry(old, index), entry(new, index)) {
+                (None, None) => 0.0,
+                (Some(gone), None) => units(&gone),
+                (None, Some(added)) => units(&added),
+                (Some(before), Some(after)) if before == after => 0.0,
+                (Some(before), Some(after))
+                    if before.get(&index.sort.name) == after.get(&index.sort.name) =>
+                {
+                    crate::capacity::write_units(item_size(&before).max(item_size(&after)))
+                }
+                (Some(before), Some(after)) => units(&before) + units(&after),
+            })
+            .collect()
+    }
+}
+
 /// What an index holds of `item`: the table's and the index's keys, and the projected
 /// attributes.
 pub fn project(item: &Item, table_key: &KeySchema, index: &LocalIndex) -> Item {
@@ -163,6 +195,37 @@ pub fn local_index_token_prefix(table_id: u32, ordinal: u8, token: u64) -> Vec<u
     k.push(ordinal);
     k.extend_from_slice(&token.to_be_bytes());
     k
+}
+
+/// The index-key range `[start, end)` of one index's entries of items in `tokens`
+/// (the index's part of a partition, or of a parallel scan's segment).
+pub fn local_index_key_range(
+    table_id: u32,
+    ordinal: u8,
+    tokens: &TokenRange,
+) -> (Vec<u8>, Vec<u8>) {
+    let start = local_index_token_prefix(table_id, ordinal, tokens.start);
+    let end = match tokens.end {
+        Some(end) => local_index_token_prefix(table_id, ordinal, end),
+        None => {
+            let mut next = table_id.to_be_bytes().to_vec();
+            next.push(ordinal.saturating_add(1));
+            next
+        }
+    };
+    (start, end)
+}
+
+/// Whether the index-key range `[start, end)` of index `ordinal` lies in `tokens`.
+pub fn holds_index_keys(
+    table_id: u32,
+    ordinal: u8,
+    tokens: &TokenRange,
+    start: &[u8],
+    end: &[u8],
+) -> bool {
+    let (lo, hi) = local_index_key_range(table_id, ordinal, tokens);
+    start >= lo.as_slice() && end <= hi.as_slice() && start <= end
 }
 
 /// `table | ordinal | token | pk`: the prefix of one partition key's entries in an index.
@@ -290,6 +353,34 @@ mod tests {
         let token = crate::keys::token(&s("Acme Band"));
         let real = &idx.entries(1, token, &a)[0].key;
         assert!(real.starts_with(&prefix));
+    }
+
+    #[test]
+    fn index_writes_cost_what_dynamodb_charges() {
+        let idx = indexes(Projection::Include(vec!["Genre".into()]));
+        let item = song();
+        assert_eq!(idx.write_units(None, Some(&item)), [1.0], "a new entry");
+        assert_eq!(idx.write_units(Some(&item), None), [1.0], "a removed entry");
+        let mut year = item.clone();
+        year.insert("Year".into(), AttributeValue::N("1999".parse().unwrap()));
+        assert_eq!(
+            idx.write_units(Some(&item), Some(&year)),
+            [0.0],
+            "nothing projected changed"
+        );
+        let mut genre = item.clone();
+        genre.insert("Genre".into(), s(&"x".repeat(1500)));
+        assert_eq!(idx.write_units(Some(&item), Some(&genre)), [2.0]);
+        let mut album = item.clone();
+        album.insert("AlbumTitle".into(), s("Another"));
+        assert_eq!(
+            idx.write_units(Some(&item), Some(&album)),
+            [2.0],
+            "a moved entry: a delete and a put"
+        );
+        let mut sparse = item.clone();
+        sparse.remove("AlbumTitle");
+        assert_eq!(idx.write_units(Some(&sparse), Some(&sparse)), [0.0]);
     }
 
     #[test]

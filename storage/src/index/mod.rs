@@ -4,14 +4,16 @@
 //! exact at every log position; they follow their items' tokens through splits,
 //! snapshots and removals.
 
-use rocksdb::WriteBatch;
-use rotor_model::index::{local_index_token_prefix, LocalIndexes, MAX_LOCAL_INDEXES};
-use rotor_model::keys::token_of_item_key;
+use rocksdb::{ReadOptions, WriteBatch};
+use rotor_model::index::{local_index_key_range, LocalIndexes, MAX_LOCAL_INDEXES};
+use rotor_model::keys::{item_key, token_of_item_key};
 use rotor_model::read::{RangePage, ReadRange};
+use rotor_model::table::{TableStats, TokenRange};
+use rotor_model::value::item_size;
 use rotor_model::Item;
 
-use crate::codec::encode;
-use crate::engine::{Engine, CF_INDEXES};
+use crate::codec::{decode, encode};
+use crate::engine::{Engine, CF_INDEXES, CF_ITEMS};
 use crate::error::Result;
 
 /// Adds to `batch` what replacing `old` by `new` (either absent: a put of a new item,
@@ -52,6 +54,76 @@ pub fn read_range(engine: &Engine, range: &ReadRange) -> Result<RangePage> {
     crate::items::read_range_in(engine, CF_INDEXES, range)
 }
 
+/// Reads a range of one of `table_id`'s local indexes (`range.local_index` says which)
+/// and, when asked, replaces each entry by its whole item from the table (an entry and
+/// its item are written in one batch, so one iterator's snapshot sees both or
+/// neither). Each result keeps its index key; `bytes` counts the entries and the items
+/// fetched.
+pub fn read_index_range(
+    engine: &Engine,
+    indexes: &LocalIndexes,
+    table_id: u32,
+    range: &ReadRange,
+) -> Result<RangePage> {
+    let Some(which) = range.local_index else {
+        return crate::items::read_range(engine, range);
+    };
+    let snapshot = engine.db().snapshot();
+    let mut page = crate::items::read_range_at(engine, CF_INDEXES, range, Some(&snapshot))?;
+    let Some(table_key) = indexes
+        .table_key
+        .as_ref()
+        .filter(|_| which.fetch_items && usize::from(which.ordinal) < indexes.indexes.len())
+    else {
+        return Ok(page);
+    };
+    let items = engine.cf(CF_ITEMS)?;
+    let mut opts = ReadOptions::default();
+    opts.set_snapshot(&snapshot);
+    let mut fetched = Vec::with_capacity(page.items.len());
+    for (index_key, entry) in page.items.drain(..) {
+        let Some(pk) = entry.get(&table_key.partition.name) else {
+            continue;
+        };
+        let sk = table_key.sort.as_ref().and_then(|s| entry.get(&s.name));
+        let key = item_key(table_id, pk, sk);
+        if let Some(bytes) = engine.db().get_pinned_cf_opt(items, &key, &opts)? {
+            let item: Item = decode(&bytes)?;
+            page.bytes += item_size(&item);
+            fetched.push((index_key, item));
+        }
+    }
+    page.items = fetched;
+    Ok(page)
+}
+
+/// How many entries index `ordinal` of table `table_id` holds for the items in
+/// `tokens`, and their size (DynamoDB's arithmetic, of the projected items): a walk
+/// of the entries, for DescribeTable's `ItemCount` and `IndexSizeBytes`.
+pub fn count_entries(
+    engine: &Engine,
+    table_id: u32,
+    ordinal: u8,
+    tokens: &TokenRange,
+) -> Result<TableStats> {
+    let (start, end) = local_index_key_range(table_id, ordinal, tokens);
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_lower_bound(start.clone());
+    opts.set_iterate_upper_bound(end);
+    let mut stats = TableStats::default();
+    let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
+    for entry in engine
+        .db()
+        .iterator_cf_opt(engine.cf(CF_INDEXES)?, opts, mode)
+    {
+        let (_, value) = entry?;
+        let projected: Item = decode(&value)?;
+        stats.item_count += 1;
+        stats.size_bytes += item_size(&projected) as u64;
+    }
+    Ok(stats)
+}
+
 /// Adds to `batch` the removal of every index entry of table `table_id`.
 pub(crate) fn delete_table_in(
     engine: &Engine,
@@ -84,16 +156,9 @@ pub(crate) fn delete_item_range_in(
     } else {
         None
     };
+    let tokens = TokenRange { start, end };
     for ordinal in 0..MAX_LOCAL_INDEXES as u8 {
-        let lower = local_index_token_prefix(table_id, ordinal, start);
-        let upper = match end {
-            Some(end) => local_index_token_prefix(table_id, ordinal, end),
-            None => {
-                let mut next = table_id.to_be_bytes().to_vec();
-                next.push(ordinal + 1);
-                next
-            }
-        };
+        let (lower, upper) = local_index_key_range(table_id, ordinal, &tokens);
         batch.delete_range_cf(cf, lower, upper);
     }
     Ok(())

@@ -58,6 +58,9 @@ pub struct Partition {
     recounting: Mutex<()>,
     /// The table's local secondary indexes, kept with the items.
     local_indexes: LocalIndexes,
+    /// How many writes changed items here since the partition opened (tells a cached
+    /// count of index entries whether it is still exact).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 /// The running statistics, and what changed since a recount's snapshot was taken.
@@ -122,6 +125,7 @@ impl Partition {
             seeded: AtomicBool::new(seeded),
             recounting: Mutex::new(()),
             local_indexes: LocalIndexes::default(),
+            changes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -138,6 +142,16 @@ impl Partition {
 
     pub fn stats(&self) -> TableStats {
         self.stats.lock().current
+    }
+
+    /// A number that changes whenever a write changes an item here (or a snapshot
+    /// replaces the items).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn note_change(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn index(&self) -> u32 {
@@ -247,6 +261,7 @@ impl Partition {
                 );
                 put_records(engine, &mut batch, records)?;
                 engine.write(batch)?;
+                self.note_change();
                 stats.current = next;
                 if let Some(pending) = stats.since_recount.as_mut() {
                     pending.items += delta.items;

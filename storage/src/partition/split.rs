@@ -96,6 +96,7 @@ impl Partition {
         if !child_here {
             engine.owners().set(self.table_id, child, upper);
         }
+        self.note_change();
         Ok(SplitOutcome::Split { child: moved })
     }
 

@@ -202,6 +202,7 @@ impl Partition {
         engine.owners().set(self.table_id, self.index, range);
         self.seeded
             .store(true, std::sync::atomic::Ordering::Release);
+        self.note_change();
         Ok(ImportSummary {
             stats: counted,
             skipped,

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use rotor_model::keys::item_key;
 use rotor_model::number::Number;
 use rotor_model::read::{RangePage, ReadRange};
-use rotor_model::table::{KeyAttribute, KeySchema, ScalarType, TableDef, TableStats};
+use rotor_model::table::{
+    KeyAttribute, KeySchema, ScalarType, StatsWithIndexes, TableDef, TableStats,
+};
 use rotor_model::value::item_size;
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use rotor_model::{AttributeValue, Item};
@@ -116,7 +118,7 @@ impl Backend for MemoryBackend {
         Vec::new()
     }
 
-    async fn table_stats(&self, def: &TableDef) -> Result<TableStats, BackendError> {
+    async fn table_stats(&self, def: &TableDef) -> Result<StatsWithIndexes, BackendError> {
         let items = self.items.lock().map_err(|_| Self::poisoned())?;
         let prefix = def.id.to_be_bytes();
         let mut stats = TableStats::default();
@@ -127,7 +129,11 @@ impl Backend for MemoryBackend {
             stats.item_count += 1;
             stats.size_bytes += item_size(item) as u64;
         }
-        Ok(stats)
+        // Its tables have no local indexes.
+        Ok(StatsWithIndexes {
+            table: stats,
+            local_indexes: Vec::new(),
+        })
     }
 
     async fn write(
@@ -166,6 +172,11 @@ impl Backend for MemoryBackend {
         range: ReadRange,
         _consistent: bool,
     ) -> Result<RangePage, BackendError> {
+        if range.local_index.is_some() {
+            return Err(BackendError::Invalid(
+                "the in-memory backend's tables have no local indexes".into(),
+            ));
+        }
         let items = self.items.lock().map_err(|_| Self::poisoned())?;
         let mut page = RangePage::default();
         if range.start >= range.end {
