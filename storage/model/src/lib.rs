@@ -5,6 +5,8 @@
 //!   number   exact decimals (38 digits, 1e-130..1e+126), canonical text
 //!   value    AttributeValue (ten types), Item, DynamoDB JSON in and out, item size
 //!   keys     order-preserving key encoding and the fixed partition-key hash (token)
+//!   schema   key schemas and the checks on primary keys
+//!   table    table definitions and partition layouts (stats, scaling beside)
 //!   index    local secondary indexes: definitions, entry keys, projections
 //!   expr     the expression language: parse, validate names/values, evaluate, update
 //!   write    logical write commands and their deterministic application to an item
@@ -22,6 +24,9 @@ pub mod index;
 pub mod keys;
 pub mod number;
 pub mod read;
+pub mod scaling;
+pub mod schema;
+pub mod stats;
 pub mod table;
 pub mod value;
 pub mod write;
