@@ -786,7 +786,13 @@ mod tests {
             id: 1,
             ..rotor_model::table::TableDef::keyed_by_pk("t")
         };
-        crate::meta::apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
+        crate::meta::apply(
+            &mut map,
+            MetaCommand::CreateTable {
+                def: def.clone(),
+                global_indexes: Vec::new(),
+            },
+        );
         map
     }
 

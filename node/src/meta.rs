@@ -8,6 +8,7 @@ use rotor_model::cluster::{
     partition_group, ClusterMap, MetaCommand, MetaOutcome, MetaReply, NodeId, NodeInfo, NodeState,
     PartitionInfo, TableEntry, SCALING_ACTIVITIES_KEPT,
 };
+use rotor_model::global_index::index_table_name;
 use rotor_model::table::{
     CapacityDimension, ScalingActivity, TableDef, TokenRange, MAX_WARM_PARTITIONS,
 };
@@ -49,39 +50,33 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
             }
             None => MetaReply::UnknownNode(id),
         },
-        MetaCommand::CreateTable { mut def } => {
+        MetaCommand::CreateTable {
+            mut def,
+            mut global_indexes,
+        } => {
             def.partition_capacity = map.partition_capacity();
-            let warm = def.warm_requested.map_or(1, |w| def.partitions_for(w));
+            for index in &mut global_indexes {
+                index.partition_capacity = def.partition_capacity;
+            }
+            let too_warm = std::iter::once(&def)
+                .chain(&global_indexes)
+                .map(|d| (d, d.warm_requested.map_or(1, |w| d.partitions_for(w))))
+                .find(|(_, warm)| *warm > u64::from(MAX_WARM_PARTITIONS));
             if map.tables.contains_key(&def.name) {
                 MetaReply::TableExists(def.name)
-            } else if warm > u64::from(MAX_WARM_PARTITIONS) {
-                MetaReply::Refused(warm_refusal(&def, warm))
+            } else if let Some((d, warm)) = too_warm {
+                MetaReply::Refused(warm_refusal(d, warm))
             } else {
-                map.next_table_id = map.next_table_id.max(1);
-                def.id = map.next_table_id;
-                // WarmThroughput: made with as many partitions as serve it at once.
-                def.partition_count = def.partition_count.max(warm as u32).max(1);
-                map.next_table_id += 1;
-                map.epoch += 1;
-                def.layout = rotor_model::table::equal_layout(def.partition_count);
-                let ring = ring_of(map);
-                let partitions = (0..def.partition_count)
-                    .map(|p| PartitionInfo {
-                        replicas: ring.replicas(partition_group(def.id, p)),
-                        epoch: map.epoch,
-                        initial: def.partition_tokens(p).unwrap_or(TokenRange::ALL),
-                        split_from: None,
-                        pinned: None,
-                    })
-                    .collect();
-                map.tables.insert(
-                    def.name.clone(),
-                    TableEntry {
-                        def: def.clone(),
-                        partitions,
-                        scaling_activities: Vec::new(),
-                    },
-                );
+                let def = place_table(map, def);
+                for mut index in global_indexes {
+                    let Some(of) = index.global_index_of.as_mut() else {
+                        continue;
+                    };
+                    of.base_table_id = def.id;
+                    of.base_table = def.name.clone();
+                    index.name = index_table_name(&def.name, &of.index_name);
+                    place_table(map, index);
+                }
                 MetaReply::Table(def)
             }
         }
@@ -110,6 +105,13 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
         },
         MetaCommand::DeleteTable { name } => match map.tables.remove(&name) {
             Some(entry) => {
+                // Its global secondary indexes go with it.
+                map.tables.retain(|_, t| {
+                    t.def
+                        .global_index_of
+                        .as_ref()
+                        .is_none_or(|g| g.base_table_id != entry.def.id)
+                });
                 map.epoch += 1;
                 MetaReply::Table(entry.def)
             }
@@ -210,6 +212,38 @@ fn same_settings(a: &TableDef, b: &TableDef) -> bool {
     owned(a) == owned(b)
 }
 
+/// Gives a new table (or a global secondary index's table) its id and places its
+/// partitions on the ring, under a new epoch.
+fn place_table(map: &mut ClusterMap, mut def: TableDef) -> TableDef {
+    let warm = def.warm_requested.map_or(1, |w| def.partitions_for(w));
+    map.next_table_id = map.next_table_id.max(1);
+    def.id = map.next_table_id;
+    // WarmThroughput: made with as many partitions as serve it at once.
+    def.partition_count = def.partition_count.max(warm as u32).max(1);
+    map.next_table_id += 1;
+    map.epoch += 1;
+    def.layout = rotor_model::table::equal_layout(def.partition_count);
+    let ring = ring_of(map);
+    let partitions = (0..def.partition_count)
+        .map(|p| PartitionInfo {
+            replicas: ring.replicas(partition_group(def.id, p)),
+            epoch: map.epoch,
+            initial: def.partition_tokens(p).unwrap_or(TokenRange::ALL),
+            split_from: None,
+            pinned: None,
+        })
+        .collect();
+    map.tables.insert(
+        def.name.clone(),
+        TableEntry {
+            def: def.clone(),
+            partitions,
+            scaling_activities: Vec::new(),
+        },
+    );
+    def
+}
+
 /// Why a `WarmThroughput` request was refused: it needs more partitions than a table
 /// may have.
 fn warm_refusal(def: &TableDef, partitions: u64) -> String {
@@ -282,8 +316,69 @@ mod tests {
             partition_count: partitions,
             ..TableDef::keyed_by_pk("t")
         };
-        apply(&mut map, MetaCommand::CreateTable { def });
+        apply(
+            &mut map,
+            MetaCommand::CreateTable {
+                def,
+                global_indexes: Vec::new(),
+            },
+        );
         map
+    }
+
+    #[test]
+    fn a_table_is_created_and_deleted_with_the_tables_of_its_global_indexes() {
+        use rotor_model::global_index::{GlobalIndexOf, IndexStatus};
+        use rotor_model::index::Projection;
+        let mut map = map_with_table(1);
+        let index = |name: &str, partitions: u32| TableDef {
+            partition_count: partitions,
+            global_index_of: Some(GlobalIndexOf {
+                base_table_id: 0,
+                base_table: String::new(),
+                index_name: name.into(),
+                base_key: TableDef::keyed_by_pk("x").key_schema,
+                projection: Projection::KeysOnly,
+                status: IndexStatus::Active,
+                backfilling: false,
+            }),
+            ..TableDef::keyed_by_pk(name)
+        };
+        let reply = apply(
+            &mut map,
+            MetaCommand::CreateTable {
+                def: TableDef::keyed_by_pk("Music"),
+                global_indexes: vec![index("ByAlbum", 2), index("ByYear", 3)],
+            },
+        );
+        let MetaOutcome {
+            reply: MetaReply::Table(base),
+            ..
+        } = reply
+        else {
+            panic!("not created: {reply:?}");
+        };
+        let indexes = map.global_indexes_of(base.id);
+        let names: Vec<&str> = indexes.iter().map(|t| t.def.name.as_str()).collect();
+        assert_eq!(names, ["Music/ByAlbum", "Music/ByYear"]);
+        for (t, parts) in indexes.iter().zip([2, 3]) {
+            let of = t.def.global_index_of.as_ref().unwrap();
+            assert_eq!(
+                (of.base_table_id, of.base_table.as_str()),
+                (base.id, "Music")
+            );
+            assert_ne!(t.def.id, base.id);
+            assert_eq!(t.partitions.len(), parts, "placed like a table's");
+            assert!(t.partitions.iter().all(|p| p.replicas.len() == 3));
+        }
+        apply(
+            &mut map,
+            MetaCommand::DeleteTable {
+                name: "Music".into(),
+            },
+        );
+        assert!(map.global_indexes_of(base.id).is_empty());
+        assert_eq!(map.tables.keys().collect::<Vec<_>>(), ["t"]);
     }
 
     #[test]
@@ -313,7 +408,13 @@ mod tests {
             read: 1000,
             write: 550,
         });
-        let out = apply(&mut map, MetaCommand::CreateTable { def: def.clone() });
+        let out = apply(
+            &mut map,
+            MetaCommand::CreateTable {
+                def: def.clone(),
+                global_indexes: Vec::new(),
+            },
+        );
         // 1000 / 300 -> 4 partitions, 550 / 100 -> 6: six.
         let MetaReply::Table(made) = out.reply else {
             panic!("not created: {out:?}");
@@ -327,7 +428,13 @@ mod tests {
             read: 1,
             write: 100 * 257,
         });
-        let out = apply(&mut map, MetaCommand::CreateTable { def });
+        let out = apply(
+            &mut map,
+            MetaCommand::CreateTable {
+                def,
+                global_indexes: Vec::new(),
+            },
+        );
         match out.reply {
             MetaReply::Refused(why) => assert!(why.contains("at most 256"), "{why}"),
             other => panic!("expected a refusal, got {other:?}"),

@@ -51,9 +51,12 @@ pub enum BackendError {
 pub const MAX_REROUTES: u32 = 8;
 
 pub trait Backend: Send + Sync + 'static {
+    /// Creates a table, and the tables holding its global secondary indexes (each
+    /// with `global_index_of` set), in one change.
     fn create_table(
         &self,
         def: TableDef,
+        global_indexes: Vec<TableDef>,
     ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
     /// Replaces a table's definition `before` with `after`; `Changed` when it is no
     /// longer `before`.
@@ -68,8 +71,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
     /// The current definition of a table (from a cache; cheap).
     fn table(&self, name: &str) -> Option<TableDef>;
-    /// All table names, ascending.
+    /// All table names, ascending (not the tables holding global secondary indexes).
     fn table_names(&self) -> Vec<String>;
+    /// The tables holding table `def`'s global secondary indexes, oldest first.
+    fn global_indexes(&self, def: &TableDef) -> Vec<TableDef>;
     /// Whether any of a table's partitions is still moving to where it was placed.
     fn table_moving(&self, name: &str) -> bool;
     /// What auto scaling changed of a table's capacity, oldest first.

@@ -140,8 +140,12 @@ impl From<&MetaCommand> for pb::MetaCommand {
                 id: *id,
                 state: enum_to_wire::<pb::NodeState, _>(*state),
             }),
-            MetaCommand::CreateTable { def } => Command::CreateTable(pb::CreateTable {
+            MetaCommand::CreateTable {
+                def,
+                global_indexes,
+            } => Command::CreateTable(pb::CreateTable {
                 def: Some(def.into()),
+                global_indexes: global_indexes.iter().map(Into::into).collect(),
             }),
             MetaCommand::UpdateTable { def, expected } => Command::UpdateTable(pb::UpdateTable {
                 def: Some(def.into()),
@@ -214,6 +218,11 @@ impl TryFrom<pb::MetaCommand> for MetaCommand {
             },
             Command::CreateTable(c) => MetaCommand::CreateTable {
                 def: required(c.def, "CreateTable.def")?.try_into()?,
+                global_indexes: c
+                    .global_indexes
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<_, _>>()?,
             },
             Command::UpdateTable(c) => MetaCommand::UpdateTable {
                 def: required(c.def, "UpdateTable.def")?.try_into()?,

@@ -1,5 +1,7 @@
-//! Local secondary index definitions on the wire (metadata.proto `LocalIndex`).
+//! Secondary index definitions on the wire (metadata.proto `LocalIndex`,
+//! `GlobalIndexOf`).
 
+use rotor_model::global_index::{GlobalIndexOf, IndexStatus};
 use rotor_model::index::{LocalIndex, Projection};
 
 use super::{required, unspecified, WireError};
@@ -56,6 +58,67 @@ impl TryFrom<pb::LocalIndex> for LocalIndex {
             name: i.name,
             sort: required(i.sort, "LocalIndex.sort")?.try_into()?,
             projection: required(i.projection, "LocalIndex.projection")?.try_into()?,
+        })
+    }
+}
+
+impl From<IndexStatus> for pb::IndexStatus {
+    fn from(s: IndexStatus) -> Self {
+        match s {
+            IndexStatus::Creating => pb::IndexStatus::Creating,
+            IndexStatus::Updating => pb::IndexStatus::Updating,
+            IndexStatus::Deleting => pb::IndexStatus::Deleting,
+            IndexStatus::Active => pb::IndexStatus::Active,
+        }
+    }
+}
+
+impl TryFrom<pb::IndexStatus> for IndexStatus {
+    type Error = WireError;
+
+    fn try_from(s: pb::IndexStatus) -> Result<Self, WireError> {
+        match s {
+            pb::IndexStatus::Unspecified => Err(unspecified("GlobalIndexOf.status")),
+            pb::IndexStatus::Creating => Ok(IndexStatus::Creating),
+            pb::IndexStatus::Updating => Ok(IndexStatus::Updating),
+            pb::IndexStatus::Deleting => Ok(IndexStatus::Deleting),
+            pb::IndexStatus::Active => Ok(IndexStatus::Active),
+        }
+    }
+}
+
+impl From<&GlobalIndexOf> for pb::GlobalIndexOf {
+    fn from(g: &GlobalIndexOf) -> Self {
+        pb::GlobalIndexOf {
+            base_table_id: g.base_table_id,
+            base_table: g.base_table.clone(),
+            index_name: g.index_name.clone(),
+            base_key: Some((&g.base_key).into()),
+            projection: Some((&g.projection).into()),
+            status: pb::IndexStatus::from(g.status).into(),
+            backfilling: g.backfilling,
+        }
+    }
+}
+
+impl TryFrom<pb::GlobalIndexOf> for GlobalIndexOf {
+    type Error = WireError;
+
+    fn try_from(g: pb::GlobalIndexOf) -> Result<Self, WireError> {
+        let status = pb::IndexStatus::try_from(g.status).map_err(|_| {
+            WireError::invalid(
+                "GlobalIndexOf.status",
+                format!("unknown value {}", g.status),
+            )
+        })?;
+        Ok(GlobalIndexOf {
+            base_table_id: g.base_table_id,
+            base_table: g.base_table,
+            index_name: g.index_name,
+            base_key: required(g.base_key, "GlobalIndexOf.base_key")?.try_into()?,
+            projection: required(g.projection, "GlobalIndexOf.projection")?.try_into()?,
+            status: status.try_into()?,
+            backfilling: g.backfilling,
         })
     }
 }

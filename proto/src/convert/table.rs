@@ -340,6 +340,7 @@ impl From<&TableDef> for pb::TableDef {
             write_scaling: t.write_scaling.as_ref().map(Into::into),
             capacity_changes: Some((&t.capacity_changes).into()),
             local_indexes: t.local_indexes.iter().map(Into::into).collect(),
+            global_index_of: t.global_index_of.as_ref().map(Into::into),
         }
     }
 }
@@ -387,6 +388,7 @@ impl TryFrom<pb::TableDef> for TableDef {
                 .into_iter()
                 .map(TryInto::try_into)
                 .collect::<Result<_, _>>()?,
+            global_index_of: t.global_index_of.map(TryInto::try_into).transpose()?,
         })
     }
 }

@@ -11,6 +11,7 @@ use rotor_model::table::{
     ScalarType, ScalingActivity, TableDef, TargetTracking, TokenRange, UnitsPerSecond,
 };
 
+use rotor_model::global_index::{GlobalIndexOf, IndexStatus};
 use rotor_model::index::{LocalIndex, Projection};
 
 use super::tests_model::round_trip;
@@ -104,6 +105,15 @@ fn scaled_table() -> TableDef {
             projection: Projection::All,
         },
     ];
+    t.global_index_of = Some(GlobalIndexOf {
+        base_table_id: 7,
+        base_table: "orders".to_owned(),
+        index_name: "by_customer".to_owned(),
+        base_key: t.key_schema.clone(),
+        projection: Projection::Include(vec!["note".to_owned()]),
+        status: IndexStatus::Creating,
+        backfilling: true,
+    });
     t.capacity_changes = CapacityChanges {
         last_increase: Some(1_700_000_300.0),
         last_decrease: None,
@@ -218,6 +228,7 @@ fn every_command() -> Vec<MetaCommand> {
         },
         MetaCommand::CreateTable {
             def: scaled_table(),
+            global_indexes: vec![scaled_table()],
         },
         MetaCommand::UpdateTable {
             def: scaled_table(),
@@ -400,6 +411,7 @@ fn missing_fields_are_named() {
     let create = pb::MetaCommand {
         command: Some(pb::meta_command::Command::CreateTable(pb::CreateTable {
             def: None,
+            global_indexes: Vec::new(),
         })),
     };
     assert_eq!(

@@ -21,11 +21,21 @@ fn unexpected(reply: MetaReply) -> BackendError {
 }
 
 impl Backend for ClusterBackend {
-    async fn create_table(&self, mut def: TableDef) -> Result<TableDef, BackendError> {
-        if def.partition_count == 0 {
-            def.partition_count = self.options.partitions_per_table.max(1);
+    async fn create_table(
+        &self,
+        mut def: TableDef,
+        mut global_indexes: Vec<TableDef>,
+    ) -> Result<TableDef, BackendError> {
+        for def in std::iter::once(&mut def).chain(&mut global_indexes) {
+            if def.partition_count == 0 {
+                def.partition_count = self.options.partitions_per_table.max(1);
+            }
         }
-        match self.apply_meta(MetaCommand::CreateTable { def }).await? {
+        let command = MetaCommand::CreateTable {
+            def,
+            global_indexes,
+        };
+        match self.apply_meta(command).await? {
             MetaReply::Table(def) => {
                 tracing::info!(table = %def.name, id = def.id, partitions = def.partition_count, "table created");
                 Ok(def)
@@ -77,7 +87,20 @@ impl Backend for ClusterBackend {
     }
 
     fn table_names(&self) -> Vec<String> {
-        self.map().tables.keys().cloned().collect()
+        self.map()
+            .tables
+            .values()
+            .filter(|t| t.def.global_index_of.is_none())
+            .map(|t| t.def.name.clone())
+            .collect()
+    }
+
+    fn global_indexes(&self, def: &TableDef) -> Vec<TableDef> {
+        self.map()
+            .global_indexes_of(def.id)
+            .into_iter()
+            .map(|t| t.def.clone())
+            .collect()
     }
 
     fn table_moving(&self, name: &str) -> bool {

@@ -162,7 +162,7 @@ impl Cluster for FakeCluster {
         let (epoch, reply, next) = {
             let mut map = self.pending.lock();
             let reply = match command {
-                MetaCommand::CreateTable { mut def } => {
+                MetaCommand::CreateTable { mut def, .. } => {
                     if map.tables.contains_key(&def.name) {
                         MetaReply::TableExists(def.name)
                     } else {
@@ -460,7 +460,7 @@ async fn create_table_waits_for_the_map() {
     let fake = fake_cluster(&[true, true], 1, Duration::from_millis(300)).await;
     let created = fake
         .backend
-        .create_table(table_def("fresh", 0, 0))
+        .create_table(table_def("fresh", 0, 0), Vec::new())
         .await
         .unwrap();
     assert_eq!(created.partition_count, 2);
@@ -481,7 +481,10 @@ async fn create_table_waits_for_the_map() {
         "each partition's index counts are added up"
     );
 
-    let again = fake.backend.create_table(table_def("fresh", 0, 0)).await;
+    let again = fake
+        .backend
+        .create_table(table_def("fresh", 0, 0), Vec::new())
+        .await;
     assert!(matches!(again, Err(BackendError::TableExists(n)) if n == "fresh"));
     assert_eq!(fake.cluster.map.borrow().epoch, 2);
 }

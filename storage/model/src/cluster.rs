@@ -83,6 +83,22 @@ impl ClusterMap {
         self.tables.get(name)
     }
 
+    /// The tables holding table `base_id`'s global secondary indexes, oldest first.
+    pub fn global_indexes_of(&self, base_id: u32) -> Vec<&TableEntry> {
+        let mut out: Vec<&TableEntry> = self
+            .tables
+            .values()
+            .filter(|t| {
+                t.def
+                    .global_index_of
+                    .as_ref()
+                    .is_some_and(|g| g.base_table_id == base_id)
+            })
+            .collect();
+        out.sort_by_key(|t| t.def.id);
+        out
+    }
+
     pub fn table_by_id(&self, id: u32) -> Option<&TableEntry> {
         self.tables.values().find(|t| t.def.id == id)
     }
@@ -133,9 +149,12 @@ pub enum MetaCommand {
         id: NodeId,
         state: NodeState,
     },
-    /// Creates a table: assigns its id and places its `def.partition_count` partitions.
+    /// Creates a table: assigns its id and places its `def.partition_count` partitions;
+    /// likewise the tables holding its global secondary indexes (`global_indexes`,
+    /// each with `global_index_of` set; named and tied to the table here).
     CreateTable {
         def: TableDef,
+        global_indexes: Vec<TableDef>,
     },
     /// Replaces a table's definition (capacity settings) if it is still `expected`
     /// (else `Changed`); partitions are unchanged.

@@ -8,6 +8,7 @@
 //!   schema   key schemas and the checks on primary keys
 //!   table    table definitions and partition layouts (stats, scaling beside)
 //!   index    local secondary indexes: definitions, entry keys, projections
+//!   global_index  global secondary indexes: definitions, entry keys, changes
 //!   expr     the expression language: parse, validate names/values, evaluate, update
 //!   write    logical write commands and their deterministic application to an item
 //!   cluster  the cluster map (nodes, tables, partition replicas) under epochs
@@ -20,6 +21,7 @@ pub mod capacity;
 pub mod cluster;
 pub mod error;
 pub mod expr;
+pub mod global_index;
 pub mod index;
 pub mod keys;
 pub mod number;

@@ -68,6 +68,10 @@ pub struct TableDef {
     /// of data formats 1 and 2, which serde reads only to upgrade: none had indexes.)
     #[serde(skip)]
     pub local_indexes: Vec<crate::index::LocalIndex>,
+    /// Set on the hidden table that holds a global secondary index: which index of
+    /// which table (see `global_index`). Not in the bincode maps of formats 1 and 2.
+    #[serde(skip)]
+    pub global_index_of: Option<crate::global_index::GlobalIndexOf>,
 }
 
 /// Where one partition starts on the token ring (it ends where the next one starts).
@@ -150,12 +154,23 @@ impl TableDef {
             write_scaling: None,
             capacity_changes: CapacityChanges::default(),
             local_indexes: Vec::new(),
+            global_index_of: None,
         }
     }
 
     /// What the table's partitions maintain of its local secondary indexes.
     pub fn local_index_set(&self) -> crate::index::LocalIndexes {
         crate::index::LocalIndexes::new(self.key_schema.clone(), self.local_indexes.clone())
+    }
+
+    /// The global secondary index this table holds, if it is an index's table.
+    pub fn global_index_shape(&self) -> Option<crate::global_index::GlobalIndexShape> {
+        let of = self.global_index_of.as_ref()?;
+        Some(crate::global_index::GlobalIndexShape::new(
+            self.id,
+            &self.key_schema,
+            of,
+        ))
     }
 
     /// A table keyed by a string partition key `pk` alone (for tests).

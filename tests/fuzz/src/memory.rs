@@ -70,7 +70,16 @@ impl MemoryBackend {
 }
 
 impl Backend for MemoryBackend {
-    async fn create_table(&self, mut def: TableDef) -> Result<TableDef, BackendError> {
+    async fn create_table(
+        &self,
+        mut def: TableDef,
+        global_indexes: Vec<TableDef>,
+    ) -> Result<TableDef, BackendError> {
+        if !global_indexes.is_empty() {
+            return Err(BackendError::Invalid(
+                "the in-memory backend keeps no global secondary indexes".into(),
+            ));
+        }
         let mut tables = self.tables.lock().map_err(|_| Self::poisoned())?;
         if tables.contains_key(&def.name) {
             return Err(BackendError::TableExists(def.name));
@@ -108,6 +117,10 @@ impl Backend for MemoryBackend {
             .lock()
             .map(|t| t.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    fn global_indexes(&self, _def: &TableDef) -> Vec<TableDef> {
+        Vec::new()
     }
 
     fn table_moving(&self, _name: &str) -> bool {

@@ -1,4 +1,4 @@
-//! The `TableDescription` that table operations answer with, and its local secondary
+//! The `TableDescription` that table operations answer with, and its secondary
 //! indexes' descriptions.
 
 use rotor_model::index::{LocalIndex, Projection};
@@ -7,8 +7,19 @@ use serde_json::{json, Map, Value as Json};
 
 use super::now;
 
+/// A global secondary index's own table and its statistics, as DescribeTable shows it.
+pub(super) struct GlobalIndexState {
+    pub def: TableDef,
+    pub stats: TableStats,
+}
+
 /// A `TableDescription` as DynamoDB renders it.
-pub(super) fn describe(def: &TableDef, stats: &StatsWithIndexes, status: &str) -> Json {
+pub(super) fn describe(
+    def: &TableDef,
+    stats: &StatsWithIndexes,
+    status: &str,
+    global: &[GlobalIndexState],
+) -> Json {
     let mut key_schema =
         vec![json!({ "AttributeName": def.key_schema.partition.name, "KeyType": "HASH" })];
     if let Some(sort) = &def.key_schema.sort {
@@ -40,14 +51,8 @@ pub(super) fn describe(def: &TableDef, stats: &StatsWithIndexes, status: &str) -
         }
     }
     out["BillingModeSummary"] = Json::Object(summary);
-    if def.billing_mode == BillingMode::PayPerRequest
-        && (def.max_read_request_units.is_some() || def.max_write_request_units.is_some())
-    {
-        let units = |u: Option<u64>| u.map_or(-1, |u| u as i64);
-        out["OnDemandThroughput"] = json!({
-            "MaxReadRequestUnits": units(def.max_read_request_units),
-            "MaxWriteRequestUnits": units(def.max_write_request_units),
-        });
+    if let Some(limits) = on_demand_throughput(def) {
+        out["OnDemandThroughput"] = limits;
     }
     if !def.local_indexes.is_empty() {
         out["LocalSecondaryIndexes"] = Json::Array(
@@ -58,6 +63,14 @@ pub(super) fn describe(def: &TableDef, stats: &StatsWithIndexes, status: &str) -
                     let counted = stats.local_indexes.get(i).copied().unwrap_or_default();
                     describe_local_index(def, index, counted)
                 })
+                .collect(),
+        );
+    }
+    if !global.is_empty() {
+        out["GlobalSecondaryIndexes"] = Json::Array(
+            global
+                .iter()
+                .map(|g| describe_global_index(def, g))
                 .collect(),
         );
     }
@@ -90,6 +103,19 @@ fn provisioned_throughput(def: &TableDef) -> Json {
     out
 }
 
+/// `OnDemandThroughput` of an on-demand table with a limit (None: no limit shown).
+fn on_demand_throughput(def: &TableDef) -> Option<Json> {
+    let limited = def.max_read_request_units.is_some() || def.max_write_request_units.is_some();
+    if def.billing_mode != BillingMode::PayPerRequest || !limited {
+        return None;
+    }
+    let units = |u: Option<u64>| u.map_or(-1, |u| u as i64);
+    Some(json!({
+        "MaxReadRequestUnits": units(def.max_read_request_units),
+        "MaxWriteRequestUnits": units(def.max_write_request_units),
+    }))
+}
+
 /// A stable UUID-shaped id for a table, from its storage id and creation time.
 fn table_uuid(def: &TableDef) -> String {
     let bits = (u128::from(def.id) << 64) | u128::from(def.creation_time.to_bits());
@@ -104,12 +130,55 @@ fn table_uuid(def: &TableDef) -> String {
     )
 }
 
+/// An index's `Projection`.
+fn describe_projection(projection: &Projection) -> Json {
+    let mut out = json!({ "ProjectionType": projection.type_name() });
+    if let Projection::Include(names) = projection {
+        out["NonKeyAttributes"] = json!(names);
+    }
+    out
+}
+
+/// A `GlobalSecondaryIndexDescription`: the index's key, projection, status, its own
+/// table's capacity settings and what it holds.
+fn describe_global_index(base: &TableDef, index: &GlobalIndexState) -> Json {
+    let def = &index.def;
+    let Some(of) = &def.global_index_of else {
+        return Json::Null;
+    };
+    let mut key_schema =
+        vec![json!({ "AttributeName": def.key_schema.partition.name, "KeyType": "HASH" })];
+    if let Some(sort) = &def.key_schema.sort {
+        key_schema.push(json!({ "AttributeName": sort.name, "KeyType": "RANGE" }));
+    }
+    let mut out = json!({
+        "IndexName": of.index_name,
+        "KeySchema": key_schema,
+        "Projection": describe_projection(&of.projection),
+        "IndexStatus": of.status.as_str(),
+        "ProvisionedThroughput": provisioned_throughput(def),
+        "IndexSizeBytes": index.stats.size_bytes,
+        "ItemCount": index.stats.item_count,
+        "IndexArn": format!("{}/index/{}", base.arn(), of.index_name),
+    });
+    if of.status == rotor_model::global_index::IndexStatus::Creating {
+        out["Backfilling"] = json!(of.backfilling);
+    }
+    if let Some(limits) = on_demand_throughput(def) {
+        out["OnDemandThroughput"] = limits;
+    }
+    let warm = def.warm_throughput();
+    out["WarmThroughput"] = json!({
+        "ReadUnitsPerSecond": warm.read,
+        "WriteUnitsPerSecond": warm.write,
+        "Status": of.status.as_str(),
+    });
+    out
+}
+
 /// A `LocalSecondaryIndexDescription`.
 fn describe_local_index(def: &TableDef, index: &LocalIndex, stats: TableStats) -> Json {
-    let mut projection = json!({ "ProjectionType": index.projection.type_name() });
-    if let Projection::Include(names) = &index.projection {
-        projection["NonKeyAttributes"] = json!(names);
-    }
+    let projection = describe_projection(&index.projection);
     json!({
         "IndexName": index.name,
         "KeySchema": [

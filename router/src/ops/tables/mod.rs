@@ -11,15 +11,17 @@ mod parse;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rotor_model::global_index::{index_table_name, GlobalIndexOf, IndexStatus};
 use rotor_model::table::{
     BillingMode, CapacityDimension, StatsWithIndexes, TableDef, UnitsPerSecond,
 };
 use serde_json::{json, Value as Json};
 
+use super::indexes::GlobalIndexRequest;
 use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{validate_table_name, Request};
-use describe::describe;
+use describe::{describe, GlobalIndexState};
 use parse::{
     parse_attribute_definitions, parse_billing_mode, parse_key_schema, parse_on_demand_throughput,
     parse_throughput, parse_warm_throughput, RequestUnitLimits,
@@ -36,10 +38,6 @@ pub(super) fn now() -> f64 {
 
 pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    req.reject_unsupported(
-        "GlobalSecondaryIndexes",
-        "secondary indexes come with the change log",
-    )?;
     if let Some(spec) = req.object("StreamSpecification")? {
         if spec.get("StreamEnabled").and_then(Json::as_bool) == Some(true) {
             return Err(ApiError::validation(
@@ -48,18 +46,27 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         }
     }
     let attribute_definitions = parse_attribute_definitions(req)?;
-    let with_indexes = req.field("LocalSecondaryIndexes").is_some();
+    let with_indexes = req.field("LocalSecondaryIndexes").is_some()
+        || req.field("GlobalSecondaryIndexes").is_some();
     let key_schema = parse_key_schema(req, &attribute_definitions, with_indexes)?;
     let local_indexes =
         super::indexes::parse_local_indexes(req, &key_schema, &attribute_definitions)?;
+    let billing_mode = parse_billing_mode(req)?.unwrap_or(BillingMode::Provisioned);
+    let local_names: Vec<&str> = local_indexes.iter().map(|i| i.name.as_str()).collect();
+    let global_indexes = super::indexes::parse_global_indexes(
+        req,
+        &attribute_definitions,
+        billing_mode == BillingMode::Provisioned,
+        &local_names,
+    )?;
     if with_indexes {
         super::indexes::check_definitions_used(
             &key_schema,
             &local_indexes,
+            &global_indexes,
             &attribute_definitions,
         )?;
     }
-    let billing_mode = parse_billing_mode(req)?.unwrap_or(BillingMode::Provisioned);
     let throughput = parse_throughput(req)?;
     let (read_capacity_units, write_capacity_units) = match (billing_mode, throughput) {
         (BillingMode::Provisioned, Some(t)) => t,
@@ -103,8 +110,83 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         local_indexes,
         ..TableDef::new(name, key_schema, attribute_definitions)
     };
-    let def = backend.create_table(def).await?;
-    Ok(json!({ "TableDescription": describe(&def, &StatsWithIndexes::default(), "ACTIVE") }))
+    let index_tables = global_indexes
+        .iter()
+        .map(|g| global_index_table(&def, g))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if !index_tables.is_empty() {
+        return Err(ApiError::validation(
+            "GlobalSecondaryIndexes are not served by Rotor yet (they come with the change log); LocalSecondaryIndexes are",
+        ));
+    }
+    let def = backend.create_table(def, index_tables).await?;
+    let global = global_index_states(backend, &def, false).await?;
+    Ok(
+        json!({ "TableDescription": describe(&def, &StatsWithIndexes::default(), "ACTIVE", &global) }),
+    )
+}
+
+/// The table that holds a new global secondary index of table `base`: the index's key
+/// schema, its own capacity settings, the base table's billing mode.
+fn global_index_table(base: &TableDef, index: &GlobalIndexRequest) -> ApiResult<TableDef> {
+    let settings = Request::new(&index.settings)?;
+    let (read_capacity_units, write_capacity_units) =
+        parse_throughput(&settings)?.unwrap_or((0, 0));
+    let on_demand = parse_on_demand_throughput(&settings)?;
+    if on_demand.is_some() && base.billing_mode == BillingMode::Provisioned {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: OnDemandThroughput can only be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+            index.name
+        )));
+    }
+    let (max_read_request_units, max_write_request_units) = on_demand.unwrap_or((None, None));
+    let warm = parse_warm_throughput(&settings)?;
+    Ok(TableDef {
+        billing_mode: base.billing_mode,
+        read_capacity_units,
+        write_capacity_units,
+        creation_time: base.creation_time,
+        last_billing_mode_change: base.last_billing_mode_change,
+        max_read_request_units,
+        max_write_request_units,
+        warm_requested: warm.map(|(read, write)| UnitsPerSecond {
+            read: read.unwrap_or(0),
+            write: write.unwrap_or(0),
+        }),
+        global_index_of: Some(GlobalIndexOf {
+            base_table_id: base.id,
+            base_table: base.name.clone(),
+            index_name: index.name.clone(),
+            base_key: base.key_schema.clone(),
+            projection: index.projection.clone(),
+            status: IndexStatus::Active,
+            backfilling: false,
+        }),
+        ..TableDef::new(
+            index_table_name(&base.name, &index.name),
+            index.key_schema.clone(),
+            Vec::new(),
+        )
+    })
+}
+
+/// Table `def`'s global secondary indexes with what each holds (`counted`: their
+/// statistics asked from their partitions; else zero, as for a new table).
+async fn global_index_states<B: Backend>(
+    backend: &B,
+    def: &TableDef,
+    counted: bool,
+) -> ApiResult<Vec<GlobalIndexState>> {
+    let mut out = Vec::new();
+    for index in backend.global_indexes(def) {
+        let stats = if counted {
+            backend.table_stats(&index).await?.table
+        } else {
+            Default::default()
+        };
+        out.push(GlobalIndexState { def: index, stats });
+    }
+    Ok(out)
 }
 
 pub async fn delete_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
@@ -116,8 +198,14 @@ pub async fn delete_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         )));
     }
     let stats = backend.table_stats(&def).await?;
+    let mut global = global_index_states(backend, &def, true).await?;
+    for g in &mut global {
+        if let Some(of) = g.def.global_index_of.as_mut() {
+            of.status = IndexStatus::Deleting;
+        }
+    }
     let def = backend.delete_table(name).await?;
-    Ok(json!({ "TableDescription": describe(&def, &stats, "DELETING") }))
+    Ok(json!({ "TableDescription": describe(&def, &stats, "DELETING", &global) }))
 }
 
 pub async fn describe_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
@@ -125,7 +213,8 @@ pub async fn describe_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiRe
     let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
     let status = table_status(backend, &def);
-    Ok(json!({ "Table": describe(&def, &stats, status) }))
+    let global = global_index_states(backend, &def, true).await?;
+    Ok(json!({ "Table": describe(&def, &stats, status, &global) }))
 }
 
 /// ACTIVE, or UPDATING while a requested warm throughput is still being reached: the
@@ -206,7 +295,8 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
     let status = table_status(backend, &def);
-    Ok(json!({ "TableDescription": describe(&def, &stats, status) }))
+    let global = global_index_states(backend, &def, true).await?;
+    Ok(json!({ "TableDescription": describe(&def, &stats, status, &global) }))
 }
 
 /// What an UpdateTable asks to change (None: leave as it is).
