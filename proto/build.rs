@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/rotor/v1/model.proto",
         "proto/rotor/v1/metadata.proto",
         "proto/rotor/v1/raft.proto",
+        "proto/rotor/v1/changes.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

@@ -9,6 +9,7 @@
 //!   autoscaler  on the metadata leader: splits hot and large partitions, and tables
 //!               to their WarmThroughput
 //!   capacity_scaling  target-tracking auto scaling of provisioned capacity
+//!   changelog   partitions' change logs: their protobuf records, which partitions keep one
 //!   placement   the consistent-hash ring that places partition replicas on nodes
 //!   node_cmd    `rotor node` (node_http: its /metrics, /healthz, /readyz)
 //!   router_cmd  `rotor router`;  dev  `rotor dev` (three nodes and a router)
@@ -20,6 +21,7 @@
 pub mod admin;
 pub mod autoscaler;
 pub mod capacity_scaling;
+pub mod changelog;
 pub mod dev;
 pub mod faults;
 pub mod host;

@@ -21,6 +21,8 @@ pub const CF_META: &str = "meta";
 pub const CF_ITEMS: &str = "items";
 /// Column family of local secondary index entries (see `crate::index`).
 pub const CF_INDEXES: &str = "indexes";
+/// Column family of partitions' change logs (see `crate::changelog`).
+pub const CF_CHANGES: &str = "changes";
 /// Column family of raft log entries of every group, keyed `group | index`.
 pub const CF_RAFT_LOG: &str = "raft_log";
 /// Column family of raft groups' small records (vote, purge point, applied state).
@@ -71,6 +73,7 @@ impl Engine {
             rocksdb::ColumnFamilyDescriptor::new(CF_INDEXES, items),
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_LOG, Options::default()),
             rocksdb::ColumnFamilyDescriptor::new(CF_RAFT_STATE, Options::default()),
+            rocksdb::ColumnFamilyDescriptor::new(CF_CHANGES, Options::default()),
         ];
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
         crate::format::check_and_upgrade(&db, path, raft)?;

@@ -83,6 +83,7 @@ pub fn delete_table_in(engine: &Engine, batch: &mut WriteBatch, table_id: u32) -
         None => vec![0xff; 5],
     };
     batch.delete_range_cf(engine.cf(CF_ITEMS)?, from, to);
+    crate::changelog::delete_table_in(engine, batch, table_id)?;
     crate::index::delete_table_in(engine, batch, table_id)
 }
 
@@ -110,6 +111,7 @@ pub fn delete_partition(
     }
     batch.delete_range_cf(engine.cf(CF_ITEMS)?, range.0, range.1);
     crate::index::delete_item_range_in(engine, &mut batch, table_id, range.0, range.1)?;
+    crate::changelog::delete_partition_in(engine, &mut batch, (table_id, index))?;
     engine.write(batch)?;
     engine.owners().remove(table_id, index);
     engine.sync_blocking()

@@ -10,8 +10,10 @@
 //!
 //! Items live in the `items` column family under `table | token | pk | sk`
 //! (see `rotor_model::keys`), so a partition is one contiguous key range; local
-//! secondary index entries in `indexes`, written with their items (see `index`).
+//! secondary index entries in `indexes`, written with their items (see `index`); each
+//! partition's change log in `changes`, written with them too (see `changelog`).
 
+pub mod changelog;
 mod codec;
 pub mod engine;
 pub mod error;

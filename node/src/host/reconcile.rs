@@ -213,6 +213,9 @@ impl Host {
             )?
             .with_local_indexes(def.local_index_set()),
         );
+        // Tables with global secondary indexes keep a change log to feed them (known
+        // when every replica opens: the indexes are made with the table).
+        partition.set_change_format(crate::changelog::format_for(map, def.id));
         if partition.stats_estimated(&self.engine)? {
             // A split's estimate (a crash may have cut its recount short).
             crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());

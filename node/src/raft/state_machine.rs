@@ -150,7 +150,12 @@ impl StateMachine {
         match (&self.inner.machine, command) {
             (Machine::Partition { partition, .. }, Command::Write(req)) => {
                 let engine = self.inner.log.engine();
-                match partition.apply_logged(engine, &req, std::slice::from_ref(&record)) {
+                match partition.apply_at(
+                    engine,
+                    &req,
+                    std::slice::from_ref(&record),
+                    Some(log_id.index),
+                ) {
                     Ok(outcome) => Ok(Reply::Write(Ok(outcome))),
                     Err(RotorStorageError::Model(m)) => {
                         self.write_records(&[record])?;

@@ -24,6 +24,7 @@ mod split;
 mod transfer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::WriteBatch;
@@ -34,6 +35,7 @@ use rotor_model::value::item_size;
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use rotor_model::Item;
 
+use crate::changelog::{put_change, ChangeFormat, ItemChange};
 use crate::codec::{decode, encode};
 use crate::engine::{Engine, CF_ITEMS, CF_META};
 use crate::error::{Result, StorageError};
@@ -61,6 +63,9 @@ pub struct Partition {
     /// How many writes changed items here since the partition opened (tells a cached
     /// count of index entries whether it is still exact).
     changes: std::sync::atomic::AtomicU64,
+    /// Set while the table has readers of a change log (global secondary indexes):
+    /// each logged write then records its change at its log position.
+    change_format: RwLock<Option<Arc<dyn ChangeFormat>>>,
 }
 
 /// The running statistics, and what changed since a recount's snapshot was taken.
@@ -126,6 +131,7 @@ impl Partition {
             recounting: Mutex::new(()),
             local_indexes: LocalIndexes::default(),
             changes: std::sync::atomic::AtomicU64::new(0),
+            change_format: RwLock::new(None),
         })
     }
 
@@ -134,6 +140,17 @@ impl Partition {
     pub fn with_local_indexes(mut self, local_indexes: LocalIndexes) -> Partition {
         self.local_indexes = local_indexes;
         self
+    }
+
+    /// Starts (Some) or stops (None) recording each logged write's change in the
+    /// partition's change log, in that format.
+    pub fn set_change_format(&self, format: Option<Arc<dyn ChangeFormat>>) {
+        *self.change_format.write() = format;
+    }
+
+    /// The change log's format while it is kept.
+    pub fn change_format(&self) -> Option<Arc<dyn ChangeFormat>> {
+        self.change_format.read().clone()
     }
 
     pub fn local_indexes(&self) -> &LocalIndexes {
@@ -207,6 +224,18 @@ impl Partition {
         req: &WriteRequest,
         records: &[StateRecord],
     ) -> Result<WriteOutcome> {
+        self.apply_at(engine, req, records, None)
+    }
+
+    /// `apply_logged` of the entry at log position `position`: while the change log is
+    /// kept, the change it makes is recorded there at that position, in the same batch.
+    pub fn apply_at(
+        &self,
+        engine: &Engine,
+        req: &WriteRequest,
+        records: &[StateRecord],
+        position: Option<u64>,
+    ) -> Result<WriteOutcome> {
         let items = engine.cf(CF_ITEMS)?;
         let mut stats = self.stats.lock();
         let Some(token) = token_of_item_key(&req.item_key).filter(|t| self.range().contains(*t))
@@ -260,6 +289,15 @@ impl Partition {
                     encode(&next)?,
                 );
                 put_records(engine, &mut batch, records)?;
+                if let (Some(format), Some(position)) = (self.change_format(), position) {
+                    let change = ItemChange {
+                        item_key: req.item_key.clone(),
+                        old: old.clone(),
+                        new: new.clone(),
+                    };
+                    let log = (self.table_id, self.index);
+                    put_change(engine, &mut batch, format.as_ref(), log, position, &change)?;
+                }
                 engine.write(batch)?;
                 self.note_change();
                 stats.current = next;
