@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   host        a node: its RocksDB, the metadata replica, a raft group per partition
+//!   index       global secondary indexes: fed from base partitions' change logs
 //!   service     the node's gRPC services (partition reads/writes, cluster, raft)
 //!   raft        openraft types, log store, state machines and network
 //!   meta        how metadata commands change the cluster map (placement included)
@@ -25,6 +26,7 @@ pub mod changelog;
 pub mod dev;
 pub mod faults;
 pub mod host;
+pub mod index;
 pub mod load;
 pub mod meta;
 pub mod node_cmd;

@@ -24,7 +24,7 @@ pub mod ops;
 pub mod request;
 
 pub use backend::{Backend, BackendError};
-pub use cluster::{ClusterBackend, ClusterOptions};
+pub use cluster::{ClusterBackend, ClusterOptions, IndexWriteError};
 pub use error::{ApiError, ApiResult};
 pub use http::{serve, ServerOptions};
 pub use operation::Operation;

@@ -1,5 +1,6 @@
 //! Each partition's change log: the item changes its applied writes made (old and new
-//! image), in the column family `changes` under `table | partition | log index`,
+//! image) and the splits it applied, in the column family `changes` under
+//! `table | partition | log index`,
 //! written in the same RocksDB batch as the items, so the log and the items agree at
 //! every position. Global secondary indexes (and later streams) read it from the
 //! position they have reached; it is trimmed below the slowest reader's position.
@@ -23,10 +24,20 @@ pub struct ItemChange {
     pub new: Option<Item>,
 }
 
+/// One record of a partition's change log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A write changed an item.
+    Item(ItemChange),
+    /// The partition handed the tokens from `at` on to partition `child`: the child's
+    /// own log goes on from here for those tokens.
+    Split { child: u32, at: u64 },
+}
+
 /// How change records are encoded on disk (a versioned format of the caller's).
 pub trait ChangeFormat: Send + Sync {
-    fn encode(&self, change: &ItemChange) -> Vec<u8>;
-    fn decode(&self, bytes: &[u8]) -> std::result::Result<ItemChange, String>;
+    fn encode(&self, change: &Change) -> Vec<u8>;
+    fn decode(&self, bytes: &[u8]) -> std::result::Result<Change, String>;
 }
 
 /// `table | partition`: where one partition's change records start.
@@ -51,7 +62,7 @@ pub(crate) fn put_change(
     format: &dyn ChangeFormat,
     (table_id, partition): (u32, u32),
     position: u64,
-    change: &ItemChange,
+    change: &Change,
 ) -> Result<()> {
     batch.put_cf(
         engine.cf(CF_CHANGES)?,
@@ -69,7 +80,7 @@ pub fn read_changes(
     (table_id, partition): (u32, u32),
     from: u64,
     limit: usize,
-) -> Result<Vec<(u64, ItemChange)>> {
+) -> Result<Vec<(u64, Change)>> {
     let cf = engine.cf(CF_CHANGES)?;
     let prefix = log_prefix(table_id, partition);
     let start = change_key(table_id, partition, from);

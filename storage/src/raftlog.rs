@@ -24,6 +24,7 @@ pub struct GroupLog {
 
 /// A record to write to `raft_state` in the same batch as something else (a state
 /// machine's applied position together with the data it applied).
+#[derive(Debug, Clone)]
 pub struct StateRecord {
     pub key: Vec<u8>,
     /// None: the record is removed.

@@ -10,7 +10,7 @@ use rotor_model::table::TokenRange;
 use rotor_model::write::{WriteCommand, WriteRequest};
 use rotor_model::{AttributeValue, Item};
 use rotor_storage::changelog::{
-    read_changes, remove_changes, trim_changes, ChangeFormat, ItemChange,
+    read_changes, remove_changes, trim_changes, Change, ChangeFormat, ItemChange,
 };
 use rotor_storage::{Engine, Partition};
 
@@ -20,14 +20,24 @@ const TABLE: u32 = 4;
 struct JsonFormat;
 
 impl ChangeFormat for JsonFormat {
-    fn encode(&self, c: &ItemChange) -> Vec<u8> {
-        serde_json::to_vec(&(&c.item_key, &c.old, &c.new)).unwrap()
+    fn encode(&self, c: &Change) -> Vec<u8> {
+        let value = match c {
+            Change::Item(c) => serde_json::json!({"item": (&c.item_key, &c.old, &c.new)}),
+            Change::Split { child, at } => serde_json::json!({"split": (child, at)}),
+        };
+        serde_json::to_vec(&value).unwrap()
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<ItemChange, String> {
+    fn decode(&self, bytes: &[u8]) -> Result<Change, String> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if let Some(split) = value.get("split") {
+            let (child, at): (u32, u64) =
+                serde_json::from_value(split.clone()).map_err(|e| e.to_string())?;
+            return Ok(Change::Split { child, at });
+        }
         let (item_key, old, new): (Vec<u8>, Option<Item>, Option<Item>) =
-            serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        Ok(ItemChange { item_key, old, new })
+            serde_json::from_value(value["item"].clone()).map_err(|e| e.to_string())?;
+        Ok(Change::Item(ItemChange { item_key, old, new }))
     }
 }
 
@@ -101,27 +111,27 @@ fn a_kept_change_log_records_each_change_at_its_position() {
         vec![
             (
                 5,
-                ItemChange {
+                Change::Item(ItemChange {
                     item_key: key("a"),
                     old: Some(item("a", 1)),
                     new: Some(item("a", 2))
-                }
+                })
             ),
             (
                 7,
-                ItemChange {
+                Change::Item(ItemChange {
                     item_key: key("b"),
                     old: None,
                     new: Some(item("b", 1))
-                }
+                })
             ),
             (
                 9,
-                ItemChange {
+                Change::Item(ItemChange {
                     item_key: key("a"),
                     old: Some(item("a", 2)),
                     new: None
-                }
+                })
             ),
         ]
     );
@@ -133,20 +143,40 @@ fn a_kept_change_log_records_each_change_at_its_position() {
         .unwrap()
         .is_empty());
 
+    // A split is recorded at its position, with the child and the token it cut at.
+    partition
+        .split(&engine, (1 << 63, 1), Some(11), &[], &[])
+        .unwrap();
+    let last = read_changes(&engine, &JsonFormat, log, 10, 10).unwrap();
+    assert_eq!(
+        last,
+        vec![(
+            11,
+            Change::Split {
+                child: 1,
+                at: 1 << 63
+            }
+        )]
+    );
+
     trim_changes(&engine, log, 7).unwrap();
     let left = read_changes(&engine, &JsonFormat, log, 0, 10).unwrap();
-    assert_eq!(left.iter().map(|c| c.0).collect::<Vec<_>>(), [7, 9]);
+    assert_eq!(left.iter().map(|c| c.0).collect::<Vec<_>>(), [7, 9, 11]);
 
     // Stopped: later writes record nothing; a dropped copy drops its log.
     partition.set_change_format(None);
+    let below_split = (0..100)
+        .map(|i| format!("c{i}"))
+        .find(|pk| rotor_model::keys::token(&AttributeValue::S(pk.clone())) < 1 << 63)
+        .unwrap();
     partition
-        .apply_at(&engine, &put("c", 1), &[], Some(10))
+        .apply_at(&engine, &put(&below_split, 1), &[], Some(12))
         .unwrap();
     assert_eq!(
         read_changes(&engine, &JsonFormat, log, 0, 10)
             .unwrap()
             .len(),
-        2
+        3
     );
     remove_changes(&engine, log).unwrap();
     assert!(read_changes(&engine, &JsonFormat, log, 0, 10)
@@ -169,5 +199,8 @@ fn the_change_log_survives_a_reopen() {
     let engine = Engine::open(dir.path()).unwrap();
     let changes = read_changes(&engine, &JsonFormat, (TABLE, 2), 0, 10).unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].1.new, Some(item("a", 1)));
+    let Change::Item(change) = &changes[0].1 else {
+        panic!("not an item change: {:?}", changes[0]);
+    };
+    assert_eq!(change.new, Some(item("a", 1)));
 }

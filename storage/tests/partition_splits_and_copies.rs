@@ -112,7 +112,7 @@ fn a_split_reads_no_item_and_its_statistics_are_recounted_exactly() {
     parent.size_median(&engine).unwrap();
     assert!(iterator_steps(&perf) >= 2000, "{}", perf.report(true));
     perf.reset();
-    let outcome = parent.split(&engine, at, 1, &[], &[]).unwrap();
+    let outcome = parent.split(&engine, (at, 1), None, &[], &[]).unwrap();
     assert_eq!(
         iterator_steps(&perf),
         0,
@@ -130,7 +130,7 @@ fn a_split_reads_no_item_and_its_statistics_are_recounted_exactly() {
     );
     assert!(parent.stats_estimated(&engine).unwrap());
     assert_eq!(
-        parent.split(&engine, at, 1, &[], &[]).unwrap(),
+        parent.split(&engine, (at, 1), None, &[], &[]).unwrap(),
         SplitOutcome::AlreadySplit,
         "applying the same split again changes nothing"
     );
@@ -292,7 +292,7 @@ fn a_snapshot_from_before_a_split_never_overwrites_the_split_off_half() {
             (d, e)
         };
         let (src, _) = filled(&c, 400);
-        src.split(&c, at, 1, &[], &[]).unwrap();
+        src.split(&c, (at, 1), None, &[], &[]).unwrap();
         let half = Partition::open(&c, TABLE, 1, TokenRange::ALL, true).unwrap();
         for w in &upper {
             let mut newer = put("", "after-split");
@@ -339,7 +339,7 @@ fn a_snapshot_from_before_a_split_never_overwrites_the_split_off_half() {
     assert_eq!(value_of(&b, upper[0]).as_deref(), Some("after-split"));
     // Then the parent reaches the split: it keeps its lower half, the child its items.
     assert!(matches!(
-        parent.split(&b, at, 1, &[], &[]).unwrap(),
+        parent.split(&b, (at, 1), None, &[], &[]).unwrap(),
         SplitOutcome::Split { .. }
     ));
     assert_eq!(

@@ -92,6 +92,8 @@ pub struct Host {
     pub liveness: Arc<Liveness>,
     /// A group idle this long goes quiet (zero: never).
     quiesce_after: Duration,
+    /// Routes this node's index writes (made when a first index is fed from here).
+    index_client: std::sync::OnceLock<Arc<rotor_router::ClusterBackend>>,
 }
 
 /// Errors of metadata proposals as the API edge needs to tell them apart.
@@ -106,6 +108,27 @@ pub enum ProposeError {
 }
 
 impl Host {
+    /// What feeding global secondary indexes from this node's partitions needs. Runs
+    /// in the node's runtime (the index writes' router starts there).
+    pub(crate) fn index_feeder(&self) -> crate::index::propagate::Feeder {
+        let client = self
+            .index_client
+            .get_or_init(|| {
+                rotor_router::ClusterBackend::connect(
+                    vec![self.addr.clone()],
+                    rotor_router::ClusterOptions::default(),
+                )
+            })
+            .clone();
+        crate::index::propagate::Feeder {
+            node: self.id,
+            engine: self.engine.clone(),
+            map: self.map.clone(),
+            client,
+            lease: self.liveness.dead_after,
+        }
+    }
+
     /// Opens the node's storage and its metadata replica (not yet serving).
     pub async fn open(cfg: &NodeConfig) -> anyhow::Result<Arc<Host>> {
         let db_dir = cfg.data_dir.join("db");
@@ -167,6 +190,7 @@ impl Host {
             meta_quiet,
             liveness: Liveness::new(Duration::from_millis(cfg.raft.election_max_ms)),
             quiesce_after: Duration::from_millis(cfg.raft.quiesce_after_ms),
+            index_client: std::sync::OnceLock::new(),
         }))
     }
 

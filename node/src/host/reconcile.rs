@@ -215,7 +215,9 @@ impl Host {
         );
         // Tables with global secondary indexes keep a change log to feed them (known
         // when every replica opens: the indexes are made with the table).
-        partition.set_change_format(crate::changelog::format_for(map, def.id));
+        let change_format = crate::changelog::format_for(map, def.id);
+        let feeds_indexes = change_format.is_some();
+        partition.set_change_format(change_format);
         if partition.stats_estimated(&self.engine)? {
             // A split's estimate (a crash may have cut its recount short).
             crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());
@@ -268,6 +270,9 @@ impl Host {
             local_index_stats: Default::default(),
         });
         spawn_catch_up_watch(Arc::downgrade(&opened), self.id);
+        if feeds_indexes {
+            crate::index::propagate::spawn(&opened, group, self.index_feeder());
+        }
         self.groups.write().insert(group, opened);
         metrics::gauge!("rotor_node_partition_groups").set(self.groups.read().len() as f64);
         Ok(())

@@ -40,6 +40,7 @@ mod wire_tests;
 
 use openraft::BasicNode;
 use rotor_model::cluster::{MetaCommand, MetaOutcome};
+use rotor_model::global_index::IndexWrite;
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,12 @@ pub enum Command {
         at: u64,
         child: u32,
     },
+    /// An index partition's share of a base partition's changes (see `crate::index`).
+    IndexWrite(Box<IndexWrite>),
+    /// A base partition's change log is delivered to its indexes up to `position`.
+    ChangeProgress {
+        position: u64,
+    },
 }
 
 /// What applying a `Command` decided, handed back to the proposer (in process only;
@@ -70,6 +77,13 @@ pub enum Reply {
     NotOwned,
     /// A split was applied (or had been already).
     Split,
+    /// An index write was applied (or found applied); the index partition's log
+    /// position.
+    IndexApplied,
+    /// An index write from a split-off base partition not yet released by its parent.
+    NotReleased,
+    /// The change log's progress was recorded.
+    Progress,
     Meta(Box<MetaOutcome>),
     /// A blank or membership entry (raft's own): nobody waits for a reply.
     Internal,

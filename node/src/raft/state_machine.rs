@@ -179,13 +179,24 @@ impl StateMachine {
                 let child_group =
                     rotor_model::cluster::partition_group(partition.table_id(), child);
                 let parent_membership = self.inner.applied.lock().membership.clone();
-                let child_state =
+                let mut child_state =
                     super::split_half::first_state(engine, child_group, &parent_membership);
+                // An index partition's half has every source the parent had.
+                let sources = crate::index::sources::INDEX_SOURCES;
+                if let Some(bytes) = self
+                    .inner
+                    .log
+                    .record(sources)
+                    .map_err(|e| storage_error(false, e))?
+                {
+                    let child_log = rotor_storage::GroupLog::new(engine.clone(), child_group);
+                    child_state.push(child_log.state_record(sources, bytes));
+                }
                 let outcome = partition
                     .split(
                         engine,
-                        at,
-                        child,
+                        (at, child),
+                        Some(log_id.index),
                         std::slice::from_ref(&record),
                         &child_state,
                     )
@@ -208,6 +219,14 @@ impl StateMachine {
                     notify(child);
                 }
                 Ok(Reply::Split)
+            }
+            (Machine::Partition { partition, .. }, Command::IndexWrite(write)) => {
+                crate::index::apply::index_write(&self.inner.log, partition, &write, record)
+                    .map_err(|e| storage_error(false, e))
+            }
+            (Machine::Partition { partition, .. }, Command::ChangeProgress { position }) => {
+                crate::index::apply::change_progress(&self.inner.log, partition, position, record)
+                    .map_err(|e| storage_error(false, e))
             }
             (Machine::Meta { map }, Command::Meta(cmd)) => {
                 let mut next = (**map.borrow()).clone();

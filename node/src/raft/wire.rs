@@ -146,6 +146,10 @@ pub fn command_to_wire(command: &Command) -> pb::Command {
             at: *at,
             child: *child,
         }),
+        Command::IndexWrite(write) => C::IndexWrite(pb::IndexWrite::from(write.as_ref())),
+        Command::ChangeProgress { position } => C::ChangeProgress(pb::ChangeProgress {
+            position: *position,
+        }),
     };
     pb::Command {
         command: Some(command),
@@ -160,6 +164,10 @@ pub fn command_from_wire(command: pb::Command) -> Result<Command> {
         C::Split(split) => Command::Split {
             at: split.at,
             child: split.child,
+        },
+        C::IndexWrite(write) => Command::IndexWrite(Box::new(write.try_into()?)),
+        C::ChangeProgress(p) => Command::ChangeProgress {
+            position: p.position,
         },
     })
 }

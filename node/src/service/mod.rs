@@ -29,7 +29,7 @@ pub struct NodeService {
     pub host: Arc<Host>,
 }
 
-fn refused(reason: pb::Refusal, leader_hint: u64) -> pb::Refused {
+pub(crate) fn refused(reason: pb::Refusal, leader_hint: u64) -> pb::Refused {
     pb::Refused {
         reason: reason as i32,
         leader_hint,
@@ -40,7 +40,7 @@ fn refused(reason: pb::Refusal, leader_hint: u64) -> pb::Refused {
 
 /// The key is no longer this partition's (a split gave it away): the sender's map is
 /// older than `epoch`.
-fn stale(epoch: u64) -> pb::Refused {
+pub(crate) fn stale(epoch: u64) -> pb::Refused {
     pb::Refused {
         reason: pb::Refusal::StaleEpoch as i32,
         leader_hint: 0,
@@ -82,12 +82,12 @@ fn item_bytes(item: Option<&rotor_model::Item>) -> usize {
     item.map_or(0, rotor_model::value::item_size)
 }
 
-fn bad_request(what: &str, e: impl std::fmt::Display) -> Status {
+pub(crate) fn bad_request(what: &str, e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("cannot decode {what}: {e}"))
 }
 
 impl NodeService {
-    fn map_epoch(&self) -> u64 {
+    pub(crate) fn map_epoch(&self) -> u64 {
         self.host.map.borrow().epoch
     }
 
@@ -108,7 +108,7 @@ impl NodeService {
         Ok(map)
     }
 
-    fn partition(
+    pub(crate) fn partition(
         &self,
         pref: Option<pb::PartitionRef>,
     ) -> Result<Option<Arc<PartitionGroup>>, Status> {

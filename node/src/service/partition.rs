@@ -1,5 +1,5 @@
 //! The `rotor.v1.Partition` service: item writes, gets, range reads and partition
-//! stats, from routers.
+//! stats, from routers; index writes from other nodes (served in `crate::index`).
 
 use openraft::error::{ClientWriteError, RaftError};
 use rotor_model::capacity::{read_units, write_units};
@@ -257,6 +257,14 @@ impl pb::partition_server::Partition for NodeService {
             result: Some(result),
             local_indexes,
         }))
+    }
+
+    async fn index_write(
+        &self,
+        request: Request<pb::IndexWriteRequest>,
+    ) -> Result<Response<pb::IndexWriteReply>, Status> {
+        let reply = self.serve_index_write(request.into_inner()).await?;
+        Ok(Response::new(reply))
     }
 }
 

@@ -1,10 +1,10 @@
 //! Secondary index definitions on the wire (metadata.proto `LocalIndex`,
 //! `GlobalIndexOf`).
 
-use rotor_model::global_index::{GlobalIndexOf, IndexStatus};
+use rotor_model::global_index::{GlobalIndexOf, IndexChange, IndexStatus, IndexWrite};
 use rotor_model::index::{LocalIndex, Projection};
 
-use super::{required, unspecified, WireError};
+use super::{item_from_wire, item_to_wire, required, unspecified, WireError};
 use crate::v1 as pb;
 
 impl From<&Projection> for pb::Projection {
@@ -119,6 +119,62 @@ impl TryFrom<pb::GlobalIndexOf> for GlobalIndexOf {
             projection: required(g.projection, "GlobalIndexOf.projection")?.try_into()?,
             status: status.try_into()?,
             backfilling: g.backfilling,
+        })
+    }
+}
+
+impl From<&IndexWrite> for pb::IndexWrite {
+    fn from(w: &IndexWrite) -> Self {
+        pb::IndexWrite {
+            source_table: w.source.0,
+            source_partition: w.source.1,
+            gated: w.gated,
+            up_to: w.up_to,
+            changes: w
+                .changes
+                .iter()
+                .map(|(position, change)| match change {
+                    IndexChange::Put { key, entry } => pb::SourcedIndexChange {
+                        position: *position,
+                        key: key.clone(),
+                        entry: Some(item_to_wire(entry)),
+                    },
+                    IndexChange::Delete { key } => pb::SourcedIndexChange {
+                        position: *position,
+                        key: key.clone(),
+                        entry: None,
+                    },
+                })
+                .collect(),
+            release: w.release.clone(),
+        }
+    }
+}
+
+impl TryFrom<pb::IndexWrite> for IndexWrite {
+    type Error = WireError;
+
+    fn try_from(w: pb::IndexWrite) -> Result<Self, WireError> {
+        let changes = w
+            .changes
+            .into_iter()
+            .map(|c| {
+                let change = match c.entry {
+                    Some(entry) => IndexChange::Put {
+                        key: c.key,
+                        entry: item_from_wire(entry)?,
+                    },
+                    None => IndexChange::Delete { key: c.key },
+                };
+                Ok((c.position, change))
+            })
+            .collect::<Result<_, WireError>>()?;
+        Ok(IndexWrite {
+            source: (w.source_table, w.source_partition),
+            gated: w.gated,
+            up_to: w.up_to,
+            changes,
+            release: w.release,
         })
     }
 }

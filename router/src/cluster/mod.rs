@@ -8,6 +8,8 @@
 //! forwards them to the metadata leader).
 
 mod backend_impl;
+mod index_write;
+pub use index_write::IndexWriteError;
 mod map;
 mod meta;
 #[cfg(test)]

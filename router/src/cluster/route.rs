@@ -225,6 +225,7 @@ impl ClusterBackend {
                         Refusal::StaleEpoch => "stale_epoch",
                         Refusal::UnknownPartition => "unknown_partition",
                         Refusal::Throttled => "throttled",
+                        Refusal::NotReleased => "not_released",
                         Refusal::None => "refused",
                     };
                     last = format!(

@@ -115,6 +115,27 @@ impl Partition for FakePartition {
         }))
     }
 
+    async fn index_write(
+        &self,
+        req: Request<pb::IndexWriteRequest>,
+    ) -> Result<Response<pb::IndexWriteReply>, Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        use pb::index_write_reply::Result as R;
+        let result = if self.id != self.leader {
+            R::Refused(self.refused())
+        } else if req.into_inner().write.is_some_and(|w| w.gated) {
+            R::Refused(pb::Refused {
+                reason: pb::Refusal::NotReleased.into(),
+                ..Default::default()
+            })
+        } else {
+            R::AppliedAt(1)
+        };
+        Ok(Response::new(pb::IndexWriteReply {
+            result: Some(result),
+        }))
+    }
+
     async fn stats(
         &self,
         _req: Request<pb::StatsRequest>,
@@ -408,6 +429,32 @@ async fn write_follows_the_leader_hint() {
         .unwrap();
     assert_eq!(got, Some(item()));
     assert_eq!(fake.calls[0].load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn index_writes_go_to_the_leader_and_say_when_they_wait_for_a_release() {
+    let fake = fake_cluster(&[true, true], 2, Duration::ZERO).await;
+    let def = fake.backend.table("t").unwrap();
+    let write = rotor_model::global_index::IndexWrite {
+        source: (7, 0),
+        up_to: 3,
+        ..Default::default()
+    };
+    fake.backend.index_write(&def, 0, &write).await.unwrap();
+    // Node 1 redirected to the leader, node 2 applied it.
+    assert_eq!(fake.calls[0].load(Ordering::SeqCst), 1);
+    assert_eq!(fake.calls[1].load(Ordering::SeqCst), 1);
+    let gated = rotor_model::global_index::IndexWrite {
+        gated: true,
+        ..write
+    };
+    let refused = fake.backend.index_write(&def, 0, &gated).await;
+    assert!(
+        matches!(refused, Err(crate::IndexWriteError::NotReleased((7, 0)))),
+        "{refused:?}"
+    );
+    // Refused at once, not retried until the deadline.
+    assert_eq!(fake.calls[1].load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ pub fn index_table_name(base: &str, index: &str) -> String {
 
 /// One change a write makes to a GSI: an entry put (the item's projection) or removed,
 /// under its storage key in the index's table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum IndexChange {
     Put { key: Vec<u8>, entry: Item },
     Delete { key: Vec<u8> },
@@ -75,6 +75,22 @@ impl IndexChange {
             IndexChange::Put { key, .. } | IndexChange::Delete { key } => key,
         }
     }
+}
+
+/// A base partition's changes for one index partition, in log order (changes.proto
+/// `IndexWrite`): applied past the position the index partition has from that base
+/// partition, which then becomes `up_to`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IndexWrite {
+    /// The base partition: (table id, partition).
+    pub source: (u32, u32),
+    /// The base partition was split off another: refused until that one released it.
+    pub gated: bool,
+    pub up_to: u64,
+    /// Each change with the base log position that made it.
+    pub changes: Vec<(u64, IndexChange)>,
+    /// Partitions split off the source that may now send their own changes.
+    pub release: Vec<u32>,
 }
 
 /// One GSI as a writer of its entries sees it: where they go and what they hold.

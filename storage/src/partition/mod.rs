@@ -12,12 +12,14 @@
 //!
 //! ```text
 //!   mod.rs      the partition, apply
+//!   index_entries  a global secondary index's partition applying its entries
 //!   split.rs    splits in O(1), statistics recounted off the apply path
 //!   transfer.rs a copy of the partition streamed out and in (snapshots)
 //!   owners.rs   which copies on this node hold which tokens
 //!   records.rs  the partition's records in `meta`
 //! ```
 
+mod index_entries;
 pub(crate) mod owners;
 pub(crate) mod records;
 mod split;
@@ -35,7 +37,7 @@ use rotor_model::value::item_size;
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use rotor_model::Item;
 
-use crate::changelog::{put_change, ChangeFormat, ItemChange};
+use crate::changelog::{put_change, Change, ChangeFormat, ItemChange};
 use crate::codec::{decode, encode};
 use crate::engine::{Engine, CF_ITEMS, CF_META};
 use crate::error::{Result, StorageError};
@@ -290,11 +292,11 @@ impl Partition {
                 );
                 put_records(engine, &mut batch, records)?;
                 if let (Some(format), Some(position)) = (self.change_format(), position) {
-                    let change = ItemChange {
+                    let change = Change::Item(ItemChange {
                         item_key: req.item_key.clone(),
                         old: old.clone(),
                         new: new.clone(),
-                    };
+                    });
                     let log = (self.table_id, self.index);
                     put_change(engine, &mut batch, format.as_ref(), log, position, &change)?;
                 }

@@ -10,6 +10,7 @@ use rotor_model::Item;
 use super::owners::subtract;
 use super::records::{estimated_key, range_key, seeded_key, stats_key};
 use super::{Partition, StatsDelta};
+use crate::changelog::{put_change, Change};
 use crate::codec::{decode, encode};
 use crate::engine::{Engine, CF_ITEMS, CF_META};
 use crate::error::Result;
@@ -34,11 +35,12 @@ impl Partition {
     /// applying it at the same log position holds the same items, so every replica's
     /// child starts from the same state. No item is read: the statistics of both halves
     /// are estimated from RocksDB's size of each key range and marked for a recount.
+    /// While the change log is kept, the split is recorded there at `position`.
     pub fn split(
         &self,
         engine: &Engine,
-        at: u64,
-        child: u32,
+        (at, child): (u64, u32),
+        position: Option<u64>,
         records: &[StateRecord],
         child_records: &[StateRecord],
     ) -> Result<SplitOutcome> {
@@ -87,6 +89,11 @@ impl Partition {
             put_records(engine, &mut batch, child_records)?;
         }
         put_records(engine, &mut batch, records)?;
+        if let (Some(format), Some(position)) = (self.change_format(), position) {
+            let log = (self.table_id, self.index);
+            let marker = Change::Split { child, at };
+            put_change(engine, &mut batch, format.as_ref(), log, position, &marker)?;
+        }
         engine.write(batch)?;
         stats.current = kept;
         // A recount under way counted the whole range: let it finish, and recount again.
