@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use rotor_model::cluster::ClusterMap;
+use rotor_model::global_index::GlobalIndexShape;
 use rotor_proto::v1 as pb;
 use rotor_proto::{item_from_wire, item_to_wire};
 use rotor_storage::changelog::{Change, ChangeFormat, ItemChange};
@@ -60,6 +61,15 @@ pub fn format_for(map: &ClusterMap, table_id: u32) -> Option<Arc<dyn ChangeForma
     } else {
         Some(Arc::new(ProtoChangeFormat))
     }
+}
+
+/// The global secondary indexes of table `table_id`, as its writes are checked
+/// against.
+pub fn global_shapes(map: &ClusterMap, table_id: u32) -> Vec<GlobalIndexShape> {
+    map.global_indexes_of(table_id)
+        .iter()
+        .filter_map(|t| t.def.global_index_shape())
+        .collect()
 }
 
 #[cfg(test)]

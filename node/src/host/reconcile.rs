@@ -218,6 +218,7 @@ impl Host {
         let change_format = crate::changelog::format_for(map, def.id);
         let feeds_indexes = change_format.is_some();
         partition.set_change_format(change_format);
+        partition.set_global_indexes(crate::changelog::global_shapes(map, def.id));
         if partition.stats_estimated(&self.engine)? {
             // A split's estimate (a crash may have cut its recount short).
             crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());

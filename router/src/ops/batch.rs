@@ -217,6 +217,7 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
     let mut throttle_error: Option<BackendError> = None;
     // Writes to distinct items (checked above) have no order among them: apply them
     // concurrently, each at its own partition.
+    let globals: Vec<Vec<TableDef>> = defs.iter().map(|d| backend.global_indexes(d)).collect();
     let outcomes = join_all(writes.iter().map(|w| {
         let def = &defs[w.def_index];
         let request = WriteRequest {
@@ -231,7 +232,8 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
         let def = &defs[w.def_index];
         match outcome {
             Ok(WriteOutcome::Applied { old, new }) => {
-                costs[w.def_index].add(&WriteCost::of(def, old.as_ref(), new.as_ref()));
+                let cost = WriteCost::of(def, &globals[w.def_index], old.as_ref(), new.as_ref());
+                costs[w.def_index].add(&cost);
             }
             Ok(WriteOutcome::ConditionFailed { .. }) => {
                 return Err(ApiError::Internal(

@@ -125,14 +125,18 @@ fn consumed(out: &mut Json, report: CapacityReport, table: &str, units: f64) {
 }
 
 /// The `ConsumedCapacity` of a write that replaced `old` by `new`.
-fn consumed_by_write(
+fn consumed_by_write<B: Backend>(
     out: &mut Json,
     report: CapacityReport,
-    def: &TableDef,
+    (backend, def): (&B, &TableDef),
     old: &Option<Item>,
     new: &Option<Item>,
 ) {
-    let cost = WriteCost::of(def, old.as_ref(), new.as_ref());
+    if report == CapacityReport::None {
+        return;
+    }
+    let globals = backend.global_indexes(def);
+    let cost = WriteCost::of(def, &globals, old.as_ref(), new.as_ref());
     if let Some(c) = report.render_write(def, &cost) {
         out["ConsumedCapacity"] = c;
     }
@@ -180,7 +184,7 @@ pub async fn put_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<J
     };
     let (old, new) = write(backend, &def, at.partition, request, on_failure).await?;
     let mut out = json!({});
-    consumed_by_write(&mut out, report, &def, &old, &new);
+    consumed_by_write(&mut out, report, (backend, &def), &old, &new);
     if rv == ReturnValues::AllOld {
         attributes(&mut out, old);
     }
@@ -287,7 +291,7 @@ pub async fn update_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
     };
     let (old, new) = write(backend, &def, at.partition, request, on_failure).await?;
     let mut out = json!({});
-    consumed_by_write(&mut out, report, &def, &old, &new);
+    consumed_by_write(&mut out, report, (backend, &def), &old, &new);
     let returned = match rv {
         ReturnValues::None => None,
         ReturnValues::AllOld => old,
@@ -324,7 +328,7 @@ pub async fn delete_item<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResul
     };
     let (old, new) = write(backend, &def, at.partition, request, on_failure).await?;
     let mut out = json!({});
-    consumed_by_write(&mut out, report, &def, &old, &new);
+    consumed_by_write(&mut out, report, (backend, &def), &old, &new);
     if rv == ReturnValues::AllOld {
         attributes(&mut out, old);
     }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::WriteBatch;
+use rotor_model::global_index::GlobalIndexShape;
 use rotor_model::index::LocalIndexes;
 use rotor_model::keys::token_of_item_key;
 use rotor_model::table::{TableStats, TokenRange};
@@ -68,6 +69,9 @@ pub struct Partition {
     /// Set while the table has readers of a change log (global secondary indexes):
     /// each logged write then records its change at its log position.
     change_format: RwLock<Option<Arc<dyn ChangeFormat>>>,
+    /// The table's global secondary indexes: a write whose new item has an index key
+    /// of the wrong type is refused, as DynamoDB does.
+    global_indexes: RwLock<Vec<GlobalIndexShape>>,
 }
 
 /// The running statistics, and what changed since a recount's snapshot was taken.
@@ -134,6 +138,7 @@ impl Partition {
             local_indexes: LocalIndexes::default(),
             changes: std::sync::atomic::AtomicU64::new(0),
             change_format: RwLock::new(None),
+            global_indexes: RwLock::new(Vec::new()),
         })
     }
 
@@ -148,6 +153,12 @@ impl Partition {
     /// partition's change log, in that format.
     pub fn set_change_format(&self, format: Option<Arc<dyn ChangeFormat>>) {
         *self.change_format.write() = format;
+    }
+
+    /// The table's global secondary indexes, whose key types writes are checked
+    /// against.
+    pub fn set_global_indexes(&self, indexes: Vec<GlobalIndexShape>) {
+        *self.global_indexes.write() = indexes;
     }
 
     /// The change log's format while it is kept.
@@ -255,6 +266,9 @@ impl Partition {
         if let WriteOutcome::Applied { new: Some(new), .. } = &outcome {
             // An index key of the wrong type: nothing is written (DynamoDB's error).
             self.local_indexes.check(new)?;
+            for index in self.global_indexes.read().iter() {
+                index.check(new)?;
+            }
         }
         let held_elsewhere = engine
             .owners()

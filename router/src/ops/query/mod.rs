@@ -1,11 +1,11 @@
 //! Query and Scan: key ranges over partitions, pages of at most 1 MB, filters,
 //! projections, `Select`, and the `ExclusiveStartKey` / `LastEvaluatedKey` cursor; of
-//! a table or of one of its local secondary indexes (`IndexName`).
+//! a table or of one of its secondary indexes (`IndexName`).
 //!
 //! ```text
 //!   mod.rs     the two operations
 //!   plan.rs    what they share: the read plan and the collected response
-//!   target.rs  the table or an LSI: keys, cursors and ranges of each
+//!   target.rs  the table, an LSI or a GSI: keys, cursors, ranges and routing of each
 //!   ranges.rs  key conditions and their storage-key ranges; scan segments
 //! ```
 
@@ -28,7 +28,8 @@ use target::ReadTarget;
 pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
     let def = super::table(backend, name)?;
-    let target = ReadTarget::resolve(&def, req)?;
+    let globals = backend.global_indexes(&def);
+    let target = ReadTarget::resolve(&def, &globals, req)?;
     req.check_expression_maps(
         &[
             "KeyConditionExpression",
@@ -65,7 +66,8 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
             end = end.min(esk);
         }
     }
-    let partition = def.partition_of_token(rotor_model::keys::token(&pk));
+    let routing = target.routing();
+    let partition = routing.partition_of_token(rotor_model::keys::token(&pk));
     let mut collected = Collected::default();
     if start < end {
         let range = ReadRange {
@@ -77,7 +79,7 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
             local_index: target.index_read(plan.fetch_items),
         };
         let page = backend
-            .read_range(&def, partition, range, plan.consistent)
+            .read_range(routing, partition, range, plan.consistent)
             .await?;
         collected.bytes = page.bytes;
         let hit_limit = plan.limit.is_some_and(|l| page.items.len() >= l);
@@ -93,6 +95,7 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
 pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
     let mut def = super::table(backend, name)?;
+    let mut globals = backend.global_indexes(&def);
     req.check_expression_maps(
         &["FilterExpression", "ProjectionExpression"],
         &["FilterExpression"],
@@ -103,7 +106,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
         values: values.as_ref(),
     });
     let (plan, start_key, segment) = {
-        let target = ReadTarget::resolve(&def, req)?;
+        let target = ReadTarget::resolve(&def, &globals, req)?;
         let (plan, _) = ReadPlan::parse(req, &target, &mut parser, None)?;
         parser.finish()?;
         (plan, target.start_key(req)?, segment_tokens(req)?)
@@ -122,7 +125,8 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
     loop {
         // The table's definition changes when a partition splits under the scan: the
         // walk goes on with the new layout from where it was.
-        let target = ReadTarget::resolve(&def, req)?;
+        let target = ReadTarget::resolve(&def, &globals, req)?;
+        let routing = target.routing();
         let (mut start, end) = target.key_range(&segment_range);
         if let Some(esk) = &start_key {
             let tok = target.token_of_key(esk).unwrap_or(0);
@@ -136,13 +140,14 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
         if let Some(at) = resume.take() {
             start = start.max(at);
         }
-        let mut partition = def.partition_of_token(target.token_of_key(&start).unwrap_or(seg_lo));
+        let mut partition =
+            routing.partition_of_token(target.token_of_key(&start).unwrap_or(seg_lo));
         let outcome = loop {
             if start >= end {
                 break Ok(());
             }
             // Partitions are walked in token order, each up to where the next begins.
-            let part_end = match def.partition_tokens(partition) {
+            let part_end = match routing.partition_tokens(partition) {
                 Some(tokens) => end.clone().min(target.key_range(&tokens).1),
                 None => end.clone(),
             };
@@ -155,7 +160,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
                 local_index: target.index_read(plan.fetch_items),
             };
             let page = match backend
-                .read_range(&def, partition, range, plan.consistent)
+                .read_range(routing, partition, range, plan.consistent)
                 .await
             {
                 Ok(page) => page,
@@ -170,7 +175,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
                 collected.last_key = last;
                 break Ok(());
             }
-            match def.next_partition(partition) {
+            match routing.next_partition(partition) {
                 Some(next) => {
                     start = part_end;
                     partition = next;
@@ -184,6 +189,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
                 reroutes += 1;
                 resume = Some(at);
                 def = backend.table(name).ok_or_else(ApiError::table_not_found)?;
+                globals = backend.global_indexes(&def);
             }
             Err((e, _)) => return Err(e.into()),
         }

@@ -113,10 +113,18 @@ impl ReadPlan {
                 ))
             }
         };
+        if target.is_global() && select == Select::AllAttributes && !target.holds_everything() {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                target.index_name().unwrap_or_default()
+            )));
+        }
         // An LSI fetches from its table whatever it does not hold that the read needs
-        // (DynamoDB does the same, at the cost of a table read per item).
+        // (DynamoDB does the same, at the cost of a table read per item); a GSI
+        // returns what it holds.
         let needs = |paths: &[&Path]| paths.iter().any(|p| !target.holds(p.top()));
-        let fetch_items = !target.holds_everything()
+        let fetch_items = !target.is_global()
+            && !target.holds_everything()
             && (select == Select::AllAttributes
                 || projection
                     .as_ref()
@@ -205,7 +213,9 @@ impl Collected {
         let table = &target.def().name;
         let consumed = match target.index_name() {
             None => plan.report.render(table, units),
-            Some(index) => plan.report.render_local_index_read(table, index, units),
+            Some(index) => plan
+                .report
+                .render_index_read(table, index, target.is_global(), units),
         };
         if let Some(c) = consumed {
             out["ConsumedCapacity"] = c;

@@ -1,41 +1,74 @@
-//! What a Query or Scan reads: the table's items, or one of its local secondary
-//! indexes (`IndexName`); and what that choice makes of keys, cursors and ranges.
+//! What a Query or Scan reads: the table's items, one of its local secondary indexes
+//! or one of its global secondary indexes (`IndexName`); and what that choice makes of
+//! keys, cursors, ranges and routing. An LSI's entries are read from the table's
+//! partitions; a GSI's are the items of the index's own table, read from its
+//! partitions.
 
+use rotor_model::global_index::GlobalIndexShape;
 use rotor_model::index::{
     local_index_key, local_index_key_range, local_index_partition_prefix, token_of_index_key,
     LocalIndex, Projection,
 };
 use rotor_model::keys::{item_key, partition_key_prefix, token, token_of_item_key};
 use rotor_model::read::IndexRead;
-use rotor_model::table::{KeySchema, TableDef, TokenRange};
+use rotor_model::table::{KeyAttribute, KeySchema, TableDef, TokenRange};
 use rotor_model::{AttributeValue, Item};
 
 use crate::error::{ApiError, ApiResult};
 use crate::request::Request;
 
-/// The table, or one of its LSIs with its position in the table's definition.
+/// The table, one of its LSIs (with its position in the table's definition), or one
+/// of its GSIs (with the table holding it).
 pub(super) struct ReadTarget<'a> {
     def: &'a TableDef,
     index: Option<(u8, &'a LocalIndex)>,
+    global: Option<(&'a TableDef, GlobalIndexShape)>,
 }
 
 impl<'a> ReadTarget<'a> {
-    /// The target `IndexName` names (the table when absent).
-    pub fn resolve(def: &'a TableDef, req: &Request) -> ApiResult<ReadTarget<'a>> {
+    /// The target `IndexName` names (the table when absent); `globals` are the tables
+    /// holding the table's GSIs.
+    pub fn resolve(
+        def: &'a TableDef,
+        globals: &'a [TableDef],
+        req: &Request,
+    ) -> ApiResult<ReadTarget<'a>> {
+        let table = ReadTarget {
+            def,
+            index: None,
+            global: None,
+        };
         let Some(name) = req.str("IndexName")? else {
-            return Ok(ReadTarget { def, index: None });
+            return Ok(table);
         };
         check_index_name(name)?;
-        match def
+        if let Some((ordinal, index)) = def
             .local_indexes
             .iter()
             .enumerate()
             .find(|(_, index)| index.name == name)
         {
-            Some((ordinal, index)) => Ok(ReadTarget {
-                def,
+            return Ok(ReadTarget {
                 index: Some((ordinal as u8, index)),
-            }),
+                ..table
+            });
+        }
+        let global = globals.iter().find_map(|g| {
+            let shape = g.global_index_shape()?;
+            (shape.name == name).then_some((g, shape))
+        });
+        match global {
+            Some(global) => {
+                if req.bool("ConsistentRead")? == Some(true) {
+                    return Err(ApiError::validation(
+                        "Consistent reads are not supported on global secondary indexes",
+                    ));
+                }
+                Ok(ReadTarget {
+                    global: Some(global),
+                    ..table
+                })
+            }
             None => Err(ApiError::validation(format!(
                 "The table does not have the specified index: {name}"
             ))),
@@ -46,17 +79,37 @@ impl<'a> ReadTarget<'a> {
         self.def
     }
 
+    /// The table whose partitions hold what is read (a GSI's own table).
+    pub fn routing(&self) -> &'a TableDef {
+        match &self.global {
+            Some((g, _)) => g,
+            None => self.def,
+        }
+    }
+
     pub fn is_index(&self) -> bool {
-        self.index.is_some()
+        self.index.is_some() || self.global.is_some()
+    }
+
+    /// Whether the target is a global secondary index.
+    pub fn is_global(&self) -> bool {
+        self.global.is_some()
     }
 
     pub fn index_name(&self) -> Option<&str> {
-        self.index.map(|(_, index)| index.name.as_str())
+        match (&self.index, &self.global) {
+            (Some((_, index)), _) => Some(index.name.as_str()),
+            (None, Some((_, shape))) => Some(shape.name.as_str()),
+            (None, None) => None,
+        }
     }
 
     /// The key the target is ordered by: the table's, or the table's partition key and
     /// the index's sort key.
     pub fn key_schema(&self) -> KeySchema {
+        if let Some((_, shape)) = &self.global {
+            return shape.index_key.clone();
+        }
         match self.index {
             None => self.def.key_schema.clone(),
             Some((_, index)) => KeySchema {
@@ -70,6 +123,12 @@ impl<'a> ReadTarget<'a> {
     /// index's sort key (`LastEvaluatedKey`).
     pub fn cursor_key(&self, item: &Item) -> Item {
         let mut key = self.def.key_schema.key_item(item);
+        if let Some((_, shape)) = &self.global {
+            for (name, v) in shape.index_key.key_item(item) {
+                key.insert(name, v);
+            }
+            return key;
+        }
         if let Some((_, index)) = self.index {
             if let Some(v) = item.get(&index.sort.name) {
                 key.insert(index.sort.name.clone(), v.clone());
@@ -80,6 +139,9 @@ impl<'a> ReadTarget<'a> {
 
     /// The storage-key prefix of one partition key's items or entries.
     pub fn partition_prefix(&self, pk: &AttributeValue) -> Vec<u8> {
+        if let Some((g, _)) = &self.global {
+            return partition_key_prefix(g.id, pk);
+        }
         match self.index {
             None => partition_key_prefix(self.def.id, pk),
             Some((ordinal, _)) => local_index_partition_prefix(self.def.id, ordinal, pk),
@@ -88,6 +150,9 @@ impl<'a> ReadTarget<'a> {
 
     /// The storage-key range of what the target holds of the items in `tokens`.
     pub fn key_range(&self, tokens: &TokenRange) -> (Vec<u8>, Vec<u8>) {
+        if let Some((g, _)) = &self.global {
+            return tokens.key_range(g.id);
+        }
         match self.index {
             None => tokens.key_range(self.def.id),
             Some((ordinal, _)) => local_index_key_range(self.def.id, ordinal, tokens),
@@ -112,6 +177,9 @@ impl<'a> ReadTarget<'a> {
 
     /// Whether the target holds attribute `name` of its items (a table holds all).
     pub fn holds(&self, name: &str) -> bool {
+        if let Some((_, shape)) = &self.global {
+            return shape.holds(name);
+        }
         match self.index {
             None => true,
             Some((_, index)) => {
@@ -129,6 +197,9 @@ impl<'a> ReadTarget<'a> {
     /// Whether the target holds every attribute of the items (a table, or an index
     /// projecting ALL).
     pub fn holds_everything(&self) -> bool {
+        if let Some((_, shape)) = &self.global {
+            return shape.projection == Projection::All;
+        }
         self.index
             .is_none_or(|(_, index)| index.projection == Projection::All)
     }
@@ -139,6 +210,9 @@ impl<'a> ReadTarget<'a> {
             return Ok(None);
         };
         let schema = &self.def.key_schema;
+        if let Some((_, shape)) = &self.global {
+            return global_start_key(shape, &esk).map(Some);
+        }
         let Some((ordinal, index)) = self.index else {
             if esk.len() != 1 + usize::from(schema.sort.is_some()) {
                 return Err(ApiError::validation(
@@ -174,6 +248,23 @@ impl<'a> ReadTarget<'a> {
             key.sort.as_ref(),
         )))
     }
+}
+
+/// A GSI's `ExclusiveStartKey` (its key and the table's) as an entry's storage key.
+fn global_start_key(shape: &GlobalIndexShape, esk: &Item) -> ApiResult<Vec<u8>> {
+    let attrs: Vec<&KeyAttribute> = [&shape.index_key, &shape.base_key]
+        .into_iter()
+        .flat_map(|k| std::iter::once(&k.partition).chain(k.sort.iter()))
+        .collect();
+    let complete = attrs.iter().all(|a| {
+        esk.get(&a.name)
+            .is_some_and(|v| v.value_type() == a.ty.value_type())
+    });
+    let known = esk.keys().all(|n| attrs.iter().any(|a| &a.name == n));
+    if !complete || !known {
+        return Err(ApiError::validation("The provided starting key is invalid"));
+    }
+    shape.entry_key(esk).ok_or_else(invalid_start_key)
 }
 
 fn invalid_start_key() -> ApiError {

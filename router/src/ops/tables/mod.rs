@@ -114,11 +114,6 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         .iter()
         .map(|g| global_index_table(&def, g))
         .collect::<ApiResult<Vec<_>>>()?;
-    if !index_tables.is_empty() {
-        return Err(ApiError::validation(
-            "GlobalSecondaryIndexes are not served by Rotor yet (they come with the change log); LocalSecondaryIndexes are",
-        ));
-    }
     let def = backend.create_table(def, index_tables).await?;
     let global = global_index_states(backend, &def, false).await?;
     Ok(
