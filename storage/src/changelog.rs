@@ -9,7 +9,7 @@
 //! `ChangeFormat` is set). The records' encoding is the caller's (the node's protobuf
 //! `rotor.v1.ItemChange`): storage knows nothing of the wire.
 
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use rocksdb::{Direction, IteratorMode, ReadOptions, Snapshot, WriteBatch};
 use rotor_model::Item;
 
 use crate::engine::{Engine, CF_CHANGES};
@@ -151,5 +151,47 @@ pub(crate) fn delete_table_in(
 pub fn remove_changes(engine: &Engine, log: (u32, u32)) -> Result<()> {
     let mut batch = WriteBatch::default();
     delete_partition_in(engine, &mut batch, log)?;
+    engine.write(batch)
+}
+
+/// Every record of a partition's change log as of `snapshot`, still encoded, with its
+/// position (a snapshot of the partition carries them).
+pub(crate) fn raw_changes_at(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    (table_id, partition): (u32, u32),
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let prefix = log_prefix(table_id, partition);
+    let mut opts = ReadOptions::default();
+    opts.set_snapshot(snapshot);
+    let mut out = Vec::new();
+    for entry in engine.db().iterator_cf_opt(
+        engine.cf(CF_CHANGES)?,
+        opts,
+        IteratorMode::From(&prefix, Direction::Forward),
+    ) {
+        let (key, value) = entry?;
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        let position = key
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StorageError::Corrupt(format!("change log key {key:?}")))?;
+        out.push((position, value.to_vec()));
+    }
+    Ok(out)
+}
+
+/// Makes `records` (encoded, with their positions) a partition's whole change log
+/// (a snapshot installed it); idempotent.
+pub fn replace_changes(engine: &Engine, log: (u32, u32), records: &[(u64, Vec<u8>)]) -> Result<()> {
+    let mut batch = WriteBatch::default();
+    delete_partition_in(engine, &mut batch, log)?;
+    let cf = engine.cf(CF_CHANGES)?;
+    for (position, record) in records {
+        batch.put_cf(cf, change_key(log.0, log.1, *position), record);
+    }
     engine.write(batch)
 }

@@ -11,7 +11,8 @@ use std::path::Path;
 use prost::Message;
 use rotor_model::table::TokenRange;
 use rotor_proto::v1::{
-    snapshot_frame, SnapshotEnd, SnapshotFrame, SnapshotHeader, SnapshotItems, TokenSpan,
+    snapshot_frame, SnapshotChanges, SnapshotEnd, SnapshotFrame, SnapshotHeader, SnapshotItems,
+    TokenSpan,
 };
 
 const MAGIC: &[u8; 8] = b"ROTORSNP";
@@ -41,6 +42,7 @@ fn format_error(what: impl Into<String>) -> SnapshotFileError {
 pub struct SnapshotWriter {
     out: BufWriter<File>,
     pending: SnapshotItems,
+    pending_changes: SnapshotChanges,
     pending_bytes: usize,
     items: u64,
 }
@@ -52,6 +54,7 @@ impl SnapshotWriter {
         let mut writer = SnapshotWriter {
             out,
             pending: SnapshotItems::default(),
+            pending_changes: SnapshotChanges::default(),
             pending_bytes: 0,
             items: 0,
         };
@@ -65,8 +68,29 @@ impl SnapshotWriter {
         Ok(())
     }
 
+    /// Adds one change log record (before any item), at its log position.
+    pub fn add_change(&mut self, position: u64, record: &[u8]) -> Result<()> {
+        self.pending_changes.positions.push(position);
+        self.pending_changes.records.push(record.to_vec());
+        self.pending_bytes += record.len() + 8;
+        if self.pending_bytes >= FRAME_TARGET_BYTES {
+            self.flush_changes()?;
+        }
+        Ok(())
+    }
+
+    fn flush_changes(&mut self) -> Result<()> {
+        if self.pending_changes.positions.is_empty() {
+            return Ok(());
+        }
+        let changes = std::mem::take(&mut self.pending_changes);
+        self.pending_bytes = 0;
+        self.frame(snapshot_frame::Frame::Changes(changes))
+    }
+
     /// Adds one item (storage key, stored value); keys come in ascending order.
     pub fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.flush_changes()?;
         self.pending.keys.push(key.to_vec());
         self.pending.values.push(value.to_vec());
         self.pending_bytes += key.len() + value.len();
@@ -88,6 +112,7 @@ impl SnapshotWriter {
 
     /// Writes the end frame and makes the file durable; returns the item count.
     pub fn finish(mut self) -> Result<u64> {
+        self.flush_changes()?;
         self.flush_items()?;
         let items = self.items;
         self.frame(snapshot_frame::Frame::End(SnapshotEnd { items }))?;
@@ -106,6 +131,8 @@ pub struct SnapshotReader {
     current: std::vec::IntoIter<(Vec<u8>, Vec<u8>)>,
     seen: u64,
     done: bool,
+    /// Change log records read so far (they come before the items).
+    changes: Vec<(u64, Vec<u8>)>,
 }
 
 impl SnapshotReader {
@@ -123,6 +150,7 @@ impl SnapshotReader {
             current: Vec::new().into_iter(),
             seen: 0,
             done: false,
+            changes: Vec::new(),
         };
         let header = match reader.next_frame()? {
             Some(snapshot_frame::Frame::Header(h)) => h,
@@ -154,6 +182,17 @@ impl SnapshotReader {
         Ok(frame.frame)
     }
 
+    /// Reads the change log records that come before the items and hands them over
+    /// (position, encoded record), keeping the first items for `next_item`.
+    pub fn take_changes(&mut self) -> Result<Vec<(u64, Vec<u8>)>> {
+        while self.current.len() == 0 && !self.done {
+            if !self.read_frame()? {
+                break;
+            }
+        }
+        Ok(std::mem::take(&mut self.changes))
+    }
+
     /// The next item, None after the end frame (whose count must match).
     pub fn next_item(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         loop {
@@ -164,29 +203,43 @@ impl SnapshotReader {
             if self.done {
                 return Ok(None);
             }
-            match self.next_frame()? {
-                Some(snapshot_frame::Frame::Items(items)) => {
-                    if items.keys.len() != items.values.len() {
-                        return Err(format_error("a frame with more keys than values"));
-                    }
-                    let pairs: Vec<_> = items.keys.into_iter().zip(items.values).collect();
-                    self.current = pairs.into_iter();
-                }
-                Some(snapshot_frame::Frame::End(end)) => {
-                    if end.items != self.seen {
-                        return Err(format_error(format!(
-                            "{} items read, the end frame says {}",
-                            self.seen, end.items
-                        )));
-                    }
-                    self.done = true;
-                }
-                Some(snapshot_frame::Frame::Header(_)) => {
-                    return Err(format_error("a second header"))
-                }
-                None => return Err(format_error("truncated: no end frame")),
-            }
+            self.read_frame()?;
         }
+    }
+
+    /// Reads one frame after the header into the reader's state; false at the end.
+    fn read_frame(&mut self) -> Result<bool> {
+        match self.next_frame()? {
+            Some(snapshot_frame::Frame::Changes(changes)) => {
+                if self.seen > 0 || self.current.len() > 0 {
+                    return Err(format_error("change log records after items"));
+                }
+                if changes.positions.len() != changes.records.len() {
+                    return Err(format_error("a frame with more positions than records"));
+                }
+                self.changes
+                    .extend(changes.positions.into_iter().zip(changes.records));
+            }
+            Some(snapshot_frame::Frame::Items(items)) => {
+                if items.keys.len() != items.values.len() {
+                    return Err(format_error("a frame with more keys than values"));
+                }
+                let pairs: Vec<_> = items.keys.into_iter().zip(items.values).collect();
+                self.current = pairs.into_iter();
+            }
+            Some(snapshot_frame::Frame::End(end)) => {
+                if end.items != self.seen {
+                    return Err(format_error(format!(
+                        "{} items read, the end frame says {}",
+                        self.seen, end.items
+                    )));
+                }
+                self.done = true;
+            }
+            Some(snapshot_frame::Frame::Header(_)) => return Err(format_error("a second header")),
+            None => return Err(format_error("truncated: no end frame")),
+        }
+        Ok(!self.done)
     }
 }
 
@@ -249,6 +302,7 @@ mod tests {
                 item_count: 0,
                 size_bytes: 0,
                 item_format: 1,
+                group_records: [("index_sources".to_owned(), vec![1, 2, 3])].into(),
             })),
         }
     }
@@ -272,6 +326,33 @@ mod tests {
         let keys: Vec<Vec<u8>> = reader.map(|r| r.unwrap().0).collect();
         assert_eq!(keys.len(), 3000);
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn change_log_records_come_before_the_items_and_are_taken_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.snap");
+        let mut w = SnapshotWriter::create(&path, header()).unwrap();
+        // 1,500 records of 1 KB: two frames of them.
+        for position in 1..=1500u64 {
+            w.add_change(position, &[9u8; 1000]).unwrap();
+        }
+        for i in 0..10u64 {
+            w.add(&i.to_be_bytes(), b"v").unwrap();
+        }
+        w.finish().unwrap();
+        let (h, mut reader) = SnapshotReader::open(&path).unwrap();
+        assert_eq!(h, header(), "the group's records ride in the header");
+        let changes = reader.take_changes().unwrap();
+        assert_eq!(changes.len(), 1500);
+        assert!(changes.iter().enumerate().all(|(i, c)| c.0 == i as u64 + 1));
+        let keys: Vec<Vec<u8>> = reader.map(|r| r.unwrap().0).collect();
+        assert_eq!(keys.len(), 10, "every item still comes");
+        // A file without records gives none, and all its items.
+        write(&path, 5, 10);
+        let (_, mut reader) = SnapshotReader::open(&path).unwrap();
+        assert!(reader.take_changes().unwrap().is_empty());
+        assert_eq!(reader.count(), 5);
     }
 
     #[test]

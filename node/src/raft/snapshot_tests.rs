@@ -36,6 +36,8 @@ impl Replica {
 
 fn open_sm(dir: &std::path::Path, engine: &Arc<Engine>) -> StateMachine {
     let partition = Arc::new(Partition::open(engine, TABLE, 0, TokenRange::ALL, false).unwrap());
+    // As a partition of a table with global secondary indexes: it keeps a change log.
+    partition.set_change_format(Some(Arc::new(crate::changelog::ProtoChangeFormat)));
     let snapshots = dir.join("snapshots");
     std::fs::create_dir_all(&snapshots).unwrap();
     StateMachine::open(
@@ -165,6 +167,59 @@ async fn a_snapshot_moves_a_partition_to_another_replica_through_a_file() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(files, vec![format!("{GROUP:016x}.snap")]);
+}
+
+#[tokio::test]
+async fn a_snapshot_carries_the_change_log_and_the_index_records() {
+    use crate::index::apply::{delivered, CHANGE_PROGRESS};
+    use crate::index::sources::{Sources, INDEX_SOURCES};
+    use rotor_model::global_index::IndexWrite;
+    let mut a = replica();
+    apply(
+        &mut a.sm,
+        1,
+        (0..5).map(|i| add_one(&format!("c{i}"))).collect(),
+    )
+    .await;
+    let commands = vec![
+        Command::ChangeProgress { position: 3 },
+        Command::IndexWrite(Box::new(IndexWrite {
+            source: (7, 0),
+            up_to: 9,
+            ..IndexWrite::default()
+        })),
+    ];
+    let entries: Vec<openraft::Entry<TypeConfig>> = commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| openraft::Entry {
+            log_id: log_id(6 + i as u64),
+            payload: EntryPayload::Normal(c),
+        })
+        .collect();
+    a.sm.apply(entries).await.unwrap();
+    let log_a = GroupLog::new(a.engine.clone(), GROUP);
+    assert_eq!(delivered(&log_a).unwrap(), 3);
+    let mut b = replica();
+    ship(&mut a.sm, &mut b.sm).await;
+    let log_b = GroupLog::new(b.engine.clone(), GROUP);
+    // The records below the delivered position were trimmed; the rest came along.
+    let format = crate::changelog::ProtoChangeFormat;
+    let changes =
+        rotor_storage::changelog::read_changes(&b.engine, &format, (TABLE, 0), 0, 100).unwrap();
+    assert_eq!(changes.iter().map(|c| c.0).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(delivered(&log_b).unwrap(), 3);
+    let sources = Sources::decode(log_b.record(INDEX_SOURCES).unwrap().as_deref()).unwrap();
+    assert_eq!(sources.0.get(&(7, 0)), Some(&9));
+    // A snapshot without them takes them away: b then holds what a held.
+    let mut c = replica();
+    apply(&mut c.sm, 1, vec![add_one("x")]).await;
+    ship(&mut c.sm, &mut b.sm).await;
+    assert!(log_b.record(INDEX_SOURCES).unwrap().is_none());
+    assert!(log_b.record(CHANGE_PROGRESS).unwrap().is_none());
+    let changes =
+        rotor_storage::changelog::read_changes(&b.engine, &format, (TABLE, 0), 0, 100).unwrap();
+    assert_eq!(changes.iter().map(|c| c.0).collect::<Vec<_>>(), [1]);
 }
 
 #[tokio::test]

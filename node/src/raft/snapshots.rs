@@ -22,6 +22,13 @@ use rotor_proto::v1::{
 use rotor_storage::{ExportSink, PartitionExport, StorageError as RotorStorageError};
 
 use super::records::Record;
+
+/// A partition group's records that a snapshot carries with its state: an index
+/// partition's sources, a base partition's delivered position.
+const CARRIED_RECORDS: [&str; 2] = [
+    crate::index::sources::INDEX_SOURCES,
+    crate::index::apply::CHANGE_PROGRESS,
+];
 use super::snapshot_file::{range_of, span_of, SnapshotReader, SnapshotWriter, FORMAT_VERSION};
 use super::state_machine::{
     decode_applied, Applied, Machine, StateMachine, APPLIED, MAP, MEMBERSHIP,
@@ -231,6 +238,21 @@ impl StateMachine {
                     ));
                 }
                 let range = range_of(&h.range.unwrap_or_default());
+                // The group's carried records come with the state (or go, when the
+                // sender had none), and so does the change log.
+                for name in CARRIED_RECORDS {
+                    records.push(match h.group_records.get(name) {
+                        Some(value) => log.state_record(name, value.clone()),
+                        None => log.removal_record(name),
+                    });
+                }
+                let changes = items.take_changes().map_err(|e| storage_error(true, e))?;
+                rotor_storage::changelog::replace_changes(
+                    log.engine(),
+                    (partition.table_id(), partition.index()),
+                    &changes,
+                )
+                .map_err(|e| storage_error(false, e))?;
                 let sst = self.scratch_path("sst");
                 let mut stream = items
                     .by_ref()
@@ -334,7 +356,12 @@ impl StateMachine {
         let log = &self.inner.log;
         match &self.inner.machine {
             Machine::Partition { partition, .. } => {
-                let position_keys = [log.record_key(APPLIED), log.record_key(MEMBERSHIP)];
+                let position_keys = [
+                    log.record_key(APPLIED),
+                    log.record_key(MEMBERSHIP),
+                    log.record_key(CARRIED_RECORDS[0]),
+                    log.record_key(CARRIED_RECORDS[1]),
+                ];
                 let mut sink = FileSink {
                     path,
                     table_id: partition.table_id(),
@@ -424,9 +451,14 @@ impl ExportSink for FileSink<'_> {
                 item_count: export.stats.item_count,
                 size_bytes: export.stats.size_bytes,
                 item_format: ITEM_FORMAT,
+                group_records: CARRIED_RECORDS
+                    .iter()
+                    .zip(export.records.iter().skip(2))
+                    .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+                    .collect(),
             })),
         };
-        self.records = export.records.clone();
+        self.records = export.records.iter().take(2).cloned().collect();
         let writer = SnapshotWriter::create(self.path, header)
             .map_err(|e| RotorStorageError::Transfer(e.to_string()))?;
         self.writer = Some(writer);
@@ -440,6 +472,15 @@ impl ExportSink for FileSink<'_> {
             .ok_or_else(|| RotorStorageError::Transfer("an item before the export began".into()))?;
         writer
             .add(key, value)
+            .map_err(|e| RotorStorageError::Transfer(e.to_string()))
+    }
+
+    fn change(&mut self, position: u64, record: &[u8]) -> rotor_storage::error::Result<()> {
+        let writer = self.writer.as_mut().ok_or_else(|| {
+            RotorStorageError::Transfer("a change log record before the export began".into())
+        })?;
+        writer
+            .add_change(position, record)
             .map_err(|e| RotorStorageError::Transfer(e.to_string()))
     }
 }

@@ -37,10 +37,12 @@ pub struct PartitionExport {
     pub records: Vec<Option<Vec<u8>>>,
 }
 
-/// Where an export goes: its state first, then every item in key order.
+/// Where an export goes: its state first, then its change log's records in log
+/// order, then every item in key order.
 pub trait ExportSink {
     fn begin(&mut self, export: &PartitionExport) -> Result<()>;
     fn item(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+    fn change(&mut self, position: u64, record: &[u8]) -> Result<()>;
 }
 
 /// What an import installed.
@@ -54,8 +56,8 @@ pub struct ImportSummary {
 
 impl Partition {
     /// Streams the partition as of one consistent point to `sink`: its range,
-    /// statistics and the given `raft_state` records, then its items (storage key,
-    /// stored value; in key order). Returns the item count.
+    /// statistics and the given `raft_state` records, then its change log, then its
+    /// items (storage key, stored value; in key order). Returns the item count.
     pub fn export(
         &self,
         engine: &Engine,
@@ -89,6 +91,11 @@ impl Partition {
             stats,
             records,
         })?;
+        for (position, record) in
+            crate::changelog::raw_changes_at(engine, &snapshot, (self.table_id, self.index))?
+        {
+            sink.change(position, &record)?;
+        }
         let mut opts = ReadOptions::default();
         opts.set_snapshot(&snapshot);
         opts.set_iterate_upper_bound(to);
