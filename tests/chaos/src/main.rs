@@ -58,6 +58,14 @@ enum Command {
     Check {
         /// A `history.jsonl` from a run's output directory.
         history: PathBuf,
+        /// Most search steps per key of the linearizability check; a key that needs
+        /// more is reported UNKNOWN (a history with many operations of unknown
+        /// outcome can need far more than the default).
+        #[arg(long, env = "ROTOR_CHAOS_MAX_STEPS", default_value_t = rotor_chaos::linearizable::DEFAULT_MAX_STEPS)]
+        max_steps: u64,
+        /// Most memory per key for the check's memo of visited states, in MiB.
+        #[arg(long, env = "ROTOR_CHAOS_MAX_CACHE_MIB", default_value_t = 1024)]
+        max_cache_mib: usize,
     },
 }
 
@@ -210,10 +218,21 @@ fn main() {
         Command::Check { .. } => {}
     }
     let result = match cli.command {
-        Command::Check { history } => History::load(&history)
+        Command::Check {
+            history,
+            max_steps,
+            max_cache_mib,
+        } => History::load(&history)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", history.display()))
             .map(|h| {
-                let checked = check(&h, &CheckOptions::default());
+                let options = CheckOptions {
+                    search: rotor_chaos::linearizable::SearchLimits {
+                        max_steps,
+                        max_cache_bytes: max_cache_mib.saturating_mul(1 << 20),
+                    },
+                    ..CheckOptions::default()
+                };
+                let checked = check(&h, &options);
                 let report = Report::new(&history.display().to_string(), &h, &checked);
                 println!("{}", report.to_table());
                 report.passed

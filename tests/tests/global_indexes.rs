@@ -1,0 +1,271 @@
+//! Global secondary indexes stay exact while the base table's partitions and the
+//! index's own partitions split and move, a node is drained and another killed and
+//! restarted: writes keep changing every item's index key (entries move, leave and
+//! come back), and after each step the index, read through the AWS SDK for Rust
+//! (paged Scans and Queries of the index), converges to exactly what the table's items
+//! imply: no entry missing, extra or stale.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as AV, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType,
+};
+use rotor_node::admin::fetch_map;
+use rotor_tests::cluster::Cluster;
+use rotor_tests::{create_table_request, sdk_client_with_attempts};
+
+const TABLE: &str = "gsi_moves";
+const INDEX: &str = "by_album";
+const ARTISTS: u64 = 12;
+const SONGS: u64 = 120;
+/// How long the index may take to show the writes (it takes milliseconds when calm).
+const CONVERGE: Duration = Duration::from_secs(60);
+
+/// What the table holds: (artist, song) -> (album, v); an item without an album is
+/// not in the index.
+type Truth = BTreeMap<(String, u64), (Option<String>, u64)>;
+/// An index entry as read: (album, artist, song, v).
+type Entry = (String, String, u64, u64);
+
+fn index_table() -> String {
+    format!("{TABLE}/{INDEX}")
+}
+
+async fn create_indexed_table(client: &aws_sdk_dynamodb::Client) {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    create_table_request(client, TABLE, true)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("album")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(INDEX)
+                .key_schema(key("album", KeyType::Hash))
+                .key_schema(key("sk", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("v")
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create a table with a global index");
+}
+
+/// Round `round` rewrites every song: its album changes (it moves in the index, to
+/// another index partition key) or goes (it leaves the index), and `v` records the
+/// round.
+async fn write_round(client: &aws_sdk_dynamodb::Client, round: u64, truth: &mut Truth) {
+    for song in 0..SONGS {
+        let artist = format!("artist{}", song % ARTISTS);
+        let album = (!(song + round).is_multiple_of(5))
+            .then(|| format!("album{}", (song * 7 + round) % 11));
+        let mut put = client
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", AV::S(artist.clone()))
+            .item("sk", AV::N(song.to_string()))
+            .item("v", AV::N(round.to_string()))
+            .item("other", AV::S("not projected".into()));
+        if let Some(album) = &album {
+            put = put.item("album", AV::S(album.clone()));
+        }
+        put.send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: put {artist}/{song}: {e:?}"));
+        truth.insert((artist, song), (album, round));
+    }
+}
+
+fn expected(truth: &Truth) -> BTreeSet<Entry> {
+    truth
+        .iter()
+        .filter_map(|((artist, song), (album, v))| {
+            album.clone().map(|al| (al, artist.clone(), *song, *v))
+        })
+        .collect()
+}
+
+fn entry_of(item: &std::collections::HashMap<String, AV>, when: &str) -> Entry {
+    assert!(
+        !item.contains_key("other"),
+        "{when}: an unprojected attribute in the index: {item:?}"
+    );
+    let text = |name: &str| match item.get(name) {
+        Some(AV::S(s)) => s.clone(),
+        Some(AV::N(n)) => n.clone(),
+        other => panic!("{when}: {name} is {other:?} in {item:?}"),
+    };
+    (
+        text("album"),
+        text("pk"),
+        text("sk").parse().unwrap(),
+        text("v").parse().unwrap(),
+    )
+}
+
+/// The whole index, by a Scan in pages of 25.
+async fn scan_index(client: &aws_sdk_dynamodb::Client, when: &str) -> Vec<Entry> {
+    let mut got = Vec::new();
+    let mut start = None;
+    for _ in 0..1000 {
+        let page = client
+            .scan()
+            .table_name(TABLE)
+            .index_name(INDEX)
+            .limit(25)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{when}: scan the index: {e:?}"));
+        got.extend(page.items().iter().map(|i| entry_of(i, when)));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    got
+}
+
+/// One album's entries, by a Query in pages of 7, in index order (by song).
+async fn query_album(client: &aws_sdk_dynamodb::Client, album: &str, when: &str) -> Vec<Entry> {
+    let mut got = Vec::new();
+    let mut start = None;
+    for _ in 0..1000 {
+        let page = client
+            .query()
+            .table_name(TABLE)
+            .index_name(INDEX)
+            .key_condition_expression("album = :a")
+            .expression_attribute_values(":a", AV::S(album.to_owned()))
+            .limit(7)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{when}: query {album}: {e:?}"));
+        got.extend(page.items().iter().map(|i| entry_of(i, when)));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    got
+}
+
+/// Waits (bounded) until the index holds exactly what `truth` implies, each entry
+/// once; then checks every album's Query gives its entries in index order.
+async fn converges(client: &aws_sdk_dynamodb::Client, truth: &Truth, when: &str) {
+    let want = expected(truth);
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let got = scan_index(client, when).await;
+        let unique: BTreeSet<Entry> = got.iter().cloned().collect();
+        if unique.len() == got.len() && unique == want {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let missing: Vec<_> = want.difference(&unique).take(5).collect();
+            let extra: Vec<_> = unique.difference(&want).take(5).collect();
+            panic!(
+                "{when}: the index did not converge in {CONVERGE:?}: {} entries read ({} distinct), {} expected; missing {missing:?}, extra or stale {extra:?}",
+                got.len(),
+                unique.len(),
+                want.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for a in 0..11 {
+        let album = format!("album{a}");
+        let mut want: Vec<Entry> = want.iter().filter(|e| e.0 == album).cloned().collect();
+        want.sort_by_key(|e| e.2);
+        let got = query_album(client, &album, when).await;
+        let mut by_song = got.clone();
+        by_song.sort_by_key(|e| e.2);
+        assert_eq!(got, by_song, "{when}: {album}'s entries are in index order");
+        assert_eq!(
+            got.iter().cloned().collect::<BTreeSet<_>>(),
+            want.into_iter().collect::<BTreeSet<_>>(),
+            "{when}: {album}'s entries"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
+    // A snapshot every 20 entries: replicas that move catch up by snapshot, which
+    // carries the change log and the index records with the items.
+    let mut cluster = tokio::task::block_in_place(|| {
+        Cluster::start(3, &["--snapshot-every", "20"], &["--partitions", "1"])
+    });
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
+    create_indexed_table(&client).await;
+    let mut truth = Truth::new();
+    write_round(&client, 0, &mut truth).await;
+    converges(&client, &truth, "after the first writes").await;
+
+    // The base table's partition splits; its new half moves to a new node.
+    let fourth = tokio::task::block_in_place(|| cluster.add_node());
+    rotor_node::admin::split(&cluster.node_addr(1), TABLE, 0, None, Some(vec![fourth]))
+        .await
+        .expect("split the table by hand");
+    write_round(&client, 1, &mut truth).await;
+    converges(&client, &truth, "after the table's split").await;
+
+    // The index's own partition splits too; its new half moves to the new node.
+    let child = rotor_node::admin::split(
+        &cluster.node_addr(1),
+        &index_table(),
+        0,
+        None,
+        Some(vec![fourth]),
+    )
+    .await
+    .expect("split the index by hand");
+    write_round(&client, 2, &mut truth).await;
+    converges(&client, &truth, "after the index's split").await;
+    let map = fetch_map(&cluster.node_addr(1)).await.expect("map");
+    assert!(
+        map.tables[&index_table()].partitions.len() > child as usize,
+        "the map lists the index's new half"
+    );
+    assert_eq!(map.tables[TABLE].partitions.len(), 2);
+
+    // A drain moves every replica, of the table and of the index, off node 1.
+    rotor_node::admin::drain(&cluster.node_addr(2), 1)
+        .await
+        .expect("drain node 1");
+    write_round(&client, 3, &mut truth).await;
+    converges(&client, &truth, "after the drain").await;
+
+    // A node holding replicas of both is killed while writes go on, then restarted.
+    let map = fetch_map(&cluster.node_addr(2)).await.expect("map");
+    let victim = map.tables[&index_table()].partitions[0]
+        .replicas
+        .iter()
+        .copied()
+        .find(|r| *r != 1)
+        .expect("a replica other than the drained node");
+    tokio::task::block_in_place(|| cluster.kill_node(victim));
+    write_round(&client, 4, &mut truth).await;
+    converges(&client, &truth, "with a replica killed").await;
+    tokio::task::block_in_place(|| cluster.restart_node(victim));
+    write_round(&client, 5, &mut truth).await;
+    converges(&client, &truth, "after the restart").await;
+}
