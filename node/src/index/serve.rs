@@ -2,13 +2,15 @@
 //! the index partition they are for (its leader).
 
 use openraft::error::{ClientWriteError, RaftError};
-use rotor_model::global_index::IndexWrite;
+use rotor_model::capacity::write_units;
+use rotor_model::global_index::{IndexChange, IndexWrite};
+use rotor_model::keys::token_of_item_key;
 use rotor_proto::v1 as pb;
 use rotor_proto::v1::index_write_reply::Result as IndexWriteResult;
 use tonic::Status;
 
 use crate::raft::{Command, Reply};
-use crate::service::{bad_request, refused, stale, NodeService};
+use crate::service::{account, bad_request, refused, stale, NodeService};
 
 impl NodeService {
     pub(crate) async fn serve_index_write(
@@ -39,6 +41,20 @@ impl NodeService {
             return Ok(reply(IndexWriteResult::Refused(stale(self.map_epoch()))));
         }
         let entries = write.changes.len();
+        // What the entries cost the index, as DynamoDB meters a GSI's writes: one unit
+        // per KB of each entry written or removed (metered where they land, so that
+        // the autoscaler splits a hot index partition like a table's).
+        let costs: Vec<(Option<u64>, f64)> = write
+            .changes
+            .iter()
+            .map(|(_, c)| {
+                let bytes = match c {
+                    IndexChange::Put { entry, .. } => rotor_model::value::item_size(entry),
+                    IndexChange::Delete { .. } => 1,
+                };
+                (token_of_item_key(c.key()), write_units(bytes))
+            })
+            .collect();
         match group
             .raft
             .client_write(Command::IndexWrite(Box::new(write)))
@@ -46,6 +62,10 @@ impl NodeService {
         {
             Ok(resp) => Ok(reply(match resp.data {
                 Reply::IndexApplied => {
+                    let map = self.host.map.borrow().clone();
+                    for (token, units) in costs {
+                        account(&group, &map, token, true, units);
+                    }
                     metrics::counter!("rotor_index_writes_total").increment(1);
                     tracing::trace!(entries, "index write applied");
                     IndexWriteResult::AppliedAt(resp.log_id.index)

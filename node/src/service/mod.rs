@@ -62,7 +62,7 @@ fn throttled(limit: rotor_model::table::ThroughputLimit, write: bool) -> pb::Ref
 
 /// Counts what an admitted request cost: into its partition's meter (at its key's
 /// token, for the split point) and its capacity buckets.
-fn account(
+pub(crate) fn account(
     group: &PartitionGroup,
     map: &rotor_model::cluster::ClusterMap,
     token: Option<u64>,

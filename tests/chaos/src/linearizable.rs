@@ -413,13 +413,58 @@ pub fn check_entries<M: Model>(model: &M, entries: &[Entry], limits: &SearchLimi
 
 /// Convenience: checks the ops that take part in the linearizability check
 /// (see [`Entry::from_op`]) with the given model.
+///
+/// Writes of unknown outcome may never have taken effect, so a linearization of the
+/// history without some of them is one of the whole history. The search first tries
+/// the history without those whose value no operation observed (no read returned it,
+/// no successful Cas expected it): each of them widens the search a lot, as it may
+/// take effect anywhere after its call, and the whole history is searched only when
+/// that first try finds no linearization.
 pub fn check_ops<'a, M: Model>(
     model: &M,
     ops: impl IntoIterator<Item = &'a Op>,
     limits: &SearchLimits,
 ) -> Verdict {
     let entries: Vec<Entry> = ops.into_iter().filter_map(Entry::from_op).collect();
-    check_entries(model, &entries, limits)
+    check_observed_first(model, &entries, limits)
+}
+
+/// [`check_entries`], first without the writes of unknown outcome whose value nothing
+/// observed (see [`check_ops`]).
+pub fn check_observed_first<M: Model>(
+    model: &M,
+    entries: &[Entry],
+    limits: &SearchLimits,
+) -> Verdict {
+    let observed = observed_values(entries);
+    let unobserved = |e: &Entry| {
+        e.response == Response::Unknown
+            && match e.kind {
+                OpKind::Put { value } => !observed.contains(&value),
+                OpKind::Cas { new, .. } => !observed.contains(&new),
+                _ => false,
+            }
+    };
+    if entries.iter().any(unobserved) {
+        let observed_only: Vec<Entry> =
+            entries.iter().filter(|e| !unobserved(e)).cloned().collect();
+        if let verdict @ Verdict::Linearizable = check_entries(model, &observed_only, limits) {
+            return verdict;
+        }
+    }
+    check_entries(model, entries, limits)
+}
+
+/// Every value an operation saw: returned by a read, expected by a successful Cas.
+fn observed_values(entries: &[Entry]) -> HashSet<u64> {
+    entries
+        .iter()
+        .filter_map(|e| match (&e.kind, &e.response) {
+            (OpKind::Read { .. }, Response::Ok { value }) => *value,
+            (OpKind::Cas { expected, .. }, Response::Ok { .. }) => Some(*expected),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -943,5 +988,34 @@ mod tests {
         let (idx, u) = found.expect("a stale-read candidate exists");
         h[idx].response = Response::Ok { value: Some(u) };
         assert!(!reg(&h).is_linearizable());
+    }
+
+    #[test]
+    fn unobserved_writes_of_unknown_outcome_are_tried_without_first() {
+        // Twenty writes of unknown outcome nobody saw, around reads of one value.
+        let mut entries = vec![put(1, 5, 0, 10)];
+        for i in 0..20 {
+            entries.push(put_info(100 + i, 1000 + i, 20 + i));
+        }
+        for i in 0..30 {
+            entries.push(read(200 + i, Some(5), 50 + 10 * i, 55 + 10 * i));
+        }
+        let limits = SearchLimits::default();
+        assert!(check_observed_first(&RegisterModel, &entries, &limits).is_linearizable());
+        // A failed Cas that only an unseen write explains: found by the whole search.
+        let explained = vec![
+            put(1, 5, 0, 10),
+            put_info(2, 6, 20),
+            cas(3, 5, 7, Response::ConditionFailed, 40, Some(50)),
+        ];
+        assert!(check_observed_first(&RegisterModel, &explained, &limits).is_linearizable());
+        // A stale read stays a violation.
+        let stale = vec![
+            put(1, 5, 0, 10),
+            put(2, 6, 20, 30),
+            put_info(3, 9, 35),
+            read(4, Some(5), 40, 50),
+        ];
+        assert!(!check_observed_first(&RegisterModel, &stale, &limits).is_linearizable());
     }
 }

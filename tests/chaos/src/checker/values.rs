@@ -7,7 +7,7 @@ use super::{
     KeyModel, KeyVerdict, LostWrite, PhantomValue,
 };
 use crate::history::{FaultWindow, Op, OpKind};
-use crate::linearizable::{check_entries, CounterModel, Entry, RegisterModel, Verdict};
+use crate::linearizable::{check_observed_first, CounterModel, Entry, RegisterModel, Verdict};
 
 pub(super) fn check_key_linearizability(
     key: &str,
@@ -18,8 +18,8 @@ pub(super) fn check_key_linearizability(
 ) -> KeyVerdict {
     let entries: Vec<Entry> = ops.iter().filter_map(|o| Entry::from_op(o)).collect();
     let verdict = match model {
-        KeyModel::Register => check_entries(&RegisterModel, &entries, &options.search),
-        KeyModel::Counter => check_entries(&CounterModel, &entries, &options.search),
+        KeyModel::Register => check_observed_first(&RegisterModel, &entries, &options.search),
+        KeyModel::Counter => check_observed_first(&CounterModel, &entries, &options.search),
         KeyModel::Mixed => Verdict::Unknown {
             reason: "key mixes counter adds with register writes".to_string(),
         },
