@@ -284,7 +284,7 @@ pub async fn update_table_replica_auto_scaling<B: Backend>(
             .is_some_and(|a| !a.is_empty())
         {
             return Err(ApiError::validation(
-                "GlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
+                "GlobalSecondaryIndexUpdates is not supported by Rotor yet (auto scaling of global secondary indexes is not built yet)",
             ));
         }
         require_provisioned(def)?;
@@ -314,7 +314,7 @@ pub async fn update_table_replica_auto_scaling<B: Backend>(
                 .is_some_and(|a| !a.is_empty())
             {
                 return Err(ApiError::validation(
-                    "ReplicaGlobalSecondaryIndexUpdates is not supported by Rotor yet (secondary indexes come with the change log)",
+                    "ReplicaGlobalSecondaryIndexUpdates is not supported by Rotor yet (auto scaling of global secondary indexes is not built yet)",
                 ));
             }
             if let Some(update) =

@@ -262,7 +262,7 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
     let name = req.table_name()?;
     req.reject_unsupported(
         "GlobalSecondaryIndexUpdates",
-        "secondary indexes come with the change log",
+        "an index added later needs a backfill of the existing items, which is not built yet; define global secondary indexes in CreateTable",
     )?;
     req.reject_unsupported("ReplicaUpdates", "global tables are not planned")?;
     // A missing table is what is wrong before anything else.
