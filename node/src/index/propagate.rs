@@ -31,6 +31,9 @@ use crate::raft::Command;
 const BATCH: usize = 512;
 /// Pause between rounds that found nothing to deliver.
 const IDLE_POLL: Duration = Duration::from_millis(10);
+/// How often a busy leader records its delivered position in the base log (each record
+/// is a raft write; a new leader resends at most what was delivered since).
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// Pauses after a failed delivery grow from the first to the second.
 const MIN_RETRY: Duration = Duration::from_millis(20);
 const MAX_RETRY: Duration = Duration::from_secs(1);
@@ -121,17 +124,37 @@ async fn run(group: Weak<PartitionGroup>, group_id: u64, feeder: Feeder) {
     let log = GroupLog::new(feeder.engine.clone(), group_id);
     // The next position to read while leading (None: read it from the log's record).
     let mut cursor: Option<u64> = None;
+    // A delivered position not yet recorded in the base log, and when one last was.
+    let mut unrecorded: Option<u64> = None;
+    let mut recorded_at = tokio::time::Instant::now();
     let mut retry = MIN_RETRY;
     loop {
         let Some(group) = group.upgrade() else {
             return;
         };
-        let pause = match round(&group, &log, &feeder, &mut cursor).await {
-            Ok(true) => {
+        let outcome = round(&group, &log, &feeder, &mut cursor).await;
+        if let Ok(Some(next)) = outcome {
+            unrecorded = Some(next);
+        }
+        let idle = matches!(outcome, Ok(None));
+        if let Some(position) = unrecorded {
+            if idle || recorded_at.elapsed() >= PROGRESS_EVERY {
+                // Recorded in the base log, so the next leader resumes here; losing
+                // it only means sending some changes again.
+                let _ = group
+                    .raft
+                    .client_write(Command::ChangeProgress { position })
+                    .await;
+                unrecorded = None;
+                recorded_at = tokio::time::Instant::now();
+            }
+        }
+        let pause = match outcome {
+            Ok(Some(_)) => {
                 retry = MIN_RETRY;
                 Duration::ZERO
             }
-            Ok(false) => IDLE_POLL,
+            Ok(None) => IDLE_POLL,
             Err(why) => {
                 tracing::debug!(table = group.table_id, partition = group.partition.index(), %why, "index delivery failed; retrying");
                 metrics::counter!("rotor_index_delivery_retries_total").increment(1);
@@ -148,20 +171,20 @@ async fn run(group: Weak<PartitionGroup>, group_id: u64, feeder: Feeder) {
     }
 }
 
-/// One round: Ok(true) when something was delivered, Ok(false) when there was
-/// nothing to do (not leading, or nothing new).
+/// One round: Ok(Some(next)) when changes were delivered up to (not including)
+/// `next`, Ok(None) when there was nothing to do (not leading, or nothing new).
 async fn round(
     group: &PartitionGroup,
     log: &GroupLog,
     feeder: &Feeder,
     cursor: &mut Option<u64>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<u64>> {
     if group.leads_for_writes(feeder.node, feeder.lease).is_err() {
         *cursor = None;
-        return Ok(false);
+        return Ok(None);
     }
     let Some(format) = group.partition.change_format() else {
-        return Ok(false);
+        return Ok(None);
     };
     let map = feeder.map.borrow().clone();
     let source = (group.table_id, group.partition.index());
@@ -171,7 +194,7 @@ async fn round(
         .filter_map(|t| Some((&t.def, t.def.global_index_shape()?)))
         .collect();
     if indexes.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
     let from = match *cursor {
         Some(c) => c,
@@ -180,7 +203,7 @@ async fn round(
     let changes = read_changes(&feeder.engine, format.as_ref(), source, from, BATCH)?;
     let Some(&(up_to, _)) = changes.last() else {
         *cursor = Some(from);
-        return Ok(false);
+        return Ok(None);
     };
     let gated = map
         .replicas(source.0, source.1)
@@ -209,13 +232,7 @@ async fn round(
         .map_or(0, |l| l.index);
     metrics::gauge!("rotor_index_lag_entries", "table" => group.table_id.to_string())
         .set(applied.saturating_sub(up_to) as f64);
-    // Recorded in the base log, so the next leader resumes here; losing it only
-    // means sending some changes again.
-    let _ = group
-        .raft
-        .client_write(Command::ChangeProgress { position: next })
-        .await;
-    Ok(true)
+    Ok(Some(next))
 }
 
 #[cfg(test)]

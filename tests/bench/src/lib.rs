@@ -88,6 +88,15 @@ pub struct BenchArgs {
     #[arg(long)]
     pub recreate: bool,
 
+    /// Global secondary indexes a created table gets (gsi0, gsi1, ...; each keyed like
+    /// the table, projecting ALL), so that every write also writes each index.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=20))]
+    pub global_indexes: u8,
+
+    /// Query and Scan read this index of the table (IndexName) instead of the table.
+    #[arg(long, value_name = "INDEX")]
+    pub index: Option<String>,
+
     /// Number of items (k0..k<N-1>); query uses N/100 partitions of 100 items.
     #[arg(long, default_value_t = 10_000)]
     pub keys: u64,
@@ -244,7 +253,11 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Report> {
         signer: Signer::new(&args.access_key, &args.secret_key, &args.region, "dynamodb"),
         timeout: Duration::from_secs_f64(args.timeout),
     };
-    let templates = Arc::new(Templates::new(&args.table, args.item_bytes));
+    let templates = Arc::new(Templates::new(
+        &args.table,
+        args.item_bytes,
+        args.index.as_deref(),
+    ));
 
     if !args.ceiling {
         if args.create_table || args.recreate {
@@ -255,6 +268,7 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Report> {
                 &args.table,
                 args.workload.range_key(),
                 args.recreate,
+                args.global_indexes,
             )
             .await?;
         }

@@ -16,14 +16,16 @@ const TABLE_WAIT: Duration = Duration::from_secs(120);
 const LOAD_ATTEMPTS: u32 = 12;
 
 /// Creates the table (PAY_PER_REQUEST, `pk` S hash key, plus `n` N range key for the
-/// query workload) and waits until it is ACTIVE. An existing table is kept, unless
-/// `recreate`, which deletes it first.
+/// query workload; `global_indexes` GSIs keyed the same, projecting ALL) and waits
+/// until it is ACTIVE. An existing table is kept, unless `recreate`, which deletes it
+/// first.
 pub async fn create_table(
     client: &mut Client,
     templates: &Templates,
     table: &str,
     range_key: bool,
     recreate: bool,
+    global_indexes: u8,
 ) -> anyhow::Result<()> {
     if recreate {
         match client
@@ -44,18 +46,30 @@ pub async fn create_table(
         attributes.push(json!({"AttributeName": "n", "AttributeType": "N"}));
         schema.push(json!({"AttributeName": "n", "KeyType": "RANGE"}));
     }
-    let body = json!({
+    let mut body = json!({
         "TableName": table,
         "AttributeDefinitions": attributes,
         "KeySchema": schema,
         "BillingMode": "PAY_PER_REQUEST",
     });
+    if global_indexes > 0 {
+        let indexes: Vec<serde_json::Value> = (0..global_indexes)
+            .map(|i| {
+                json!({
+                    "IndexName": format!("gsi{i}"),
+                    "KeySchema": schema,
+                    "Projection": {"ProjectionType": "ALL"},
+                })
+            })
+            .collect();
+        body["GlobalSecondaryIndexes"] = json!(indexes);
+    }
     match client
         .call(Target::CreateTable, body.to_string().as_bytes())
         .await
     {
         Ok(()) => eprintln!(
-            "created table {table} (pk S{})",
+            "created table {table} (pk S{}; {global_indexes} global secondary indexes)",
             if range_key { ", n N range" } else { "" }
         ),
         Err(e) if e.is_api("ResourceInUseException") => {

@@ -233,8 +233,15 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn new(table: &str, item_bytes: usize) -> Templates {
+    /// Requests on `table`; Query and Scan read its index `index` when given.
+    pub fn new(table: &str, item_bytes: usize, index: Option<&str>) -> Templates {
         let t = serde_json::to_string(table).expect("a string serializes");
+        let on_index = index.map_or(String::new(), |i| {
+            format!(
+                r#","IndexName":{}"#,
+                serde_json::to_string(i).expect("a string serializes")
+            )
+        });
         let filler = filler(item_bytes);
         let key = |prefix: &str| format!(r#"{{"TableName":{t},"Key":{{"pk":{{"S":"{prefix}"#);
         let item = format!(r#""}},"v":{{"S":"{filler}"}}}}"#);
@@ -253,7 +260,7 @@ impl Templates {
             ),
             query: Template::new(
                 format!(
-                    r#"{{"TableName":{t},"KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{{":p":{{"S":"q"#
+                    r#"{{"TableName":{t}{on_index},"KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{{":p":{{"S":"q"#
                 ),
                 format!(r#""}}}},"Limit":{QUERY_ITEMS}}}"#),
             ),
@@ -262,7 +269,8 @@ impl Templates {
                 format!("{item}}}}}"),
             ),
             batch_prefix: format!(r#"{{"RequestItems":{{{t}:["#).into_bytes(),
-            scan_prefix: format!(r#"{{"TableName":{t},"Limit":{SCAN_LIMIT}"#).into_bytes(),
+            scan_prefix: format!(r#"{{"TableName":{t}{on_index},"Limit":{SCAN_LIMIT}"#)
+                .into_bytes(),
             table_json: t,
             filler,
         }
@@ -355,7 +363,7 @@ mod tests {
     #[test]
     fn single_item_templates_are_the_requests_serde_would_build() {
         // A table name that needs escaping proves the name is JSON-encoded once.
-        let t = Templates::new("be\"nch", 10);
+        let t = Templates::new("be\"nch", 10, None);
         let filler = filler(10);
         assert_eq!(
             render(&t.get, 42),
@@ -388,11 +396,13 @@ mod tests {
                 "Limit": 100,
             })
         );
+        let on_index = Templates::new("bench", 10, Some("gsi0"));
+        assert_eq!(render(&on_index.query, 3)["IndexName"], "gsi0");
     }
 
     #[test]
     fn batch_templates() {
-        let t = Templates::new("bench", 3);
+        let t = Templates::new("bench", 3, None);
         let mut out = Vec::new();
         t.batch_write(&mut out, 98, 25, 100);
         let v = parse(&out);
@@ -416,15 +426,18 @@ mod tests {
 
     #[test]
     fn scan_and_table_templates() {
-        let t = Templates::new("bench", 1);
+        let t = Templates::new("bench", 1, Some("gsi0"));
         let mut out = Vec::new();
         t.scan(&mut out, None);
-        assert_eq!(parse(&out), json!({"TableName": "bench", "Limit": 100}));
+        assert_eq!(
+            parse(&out),
+            json!({"TableName": "bench", "IndexName": "gsi0", "Limit": 100})
+        );
         out.clear();
         t.scan(&mut out, Some(br#"{"pk":{"S":"k5"}}"#));
         assert_eq!(
             parse(&out),
-            json!({"TableName": "bench", "Limit": 100, "ExclusiveStartKey": {"pk": {"S": "k5"}}})
+            json!({"TableName": "bench", "IndexName": "gsi0", "Limit": 100, "ExclusiveStartKey": {"pk": {"S": "k5"}}})
         );
         assert_eq!(parse(&t.table_only()), json!({"TableName": "bench"}));
         assert_eq!(
