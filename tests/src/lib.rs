@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 pub mod cluster;
+pub mod index_rounds;
 
 /// A running `rotor dev` with its own data directory.
 pub struct Rotor {

@@ -5,7 +5,7 @@
 //! (paged Scans and Queries of the index), converges to exactly what the table's items
 //! imply: no entry missing, extra or stale.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
@@ -14,18 +14,14 @@ use aws_sdk_dynamodb::types::{
 };
 use rotor_node::admin::fetch_map;
 use rotor_tests::cluster::Cluster;
+use rotor_tests::index_rounds::{write_round, Truth};
 use rotor_tests::{create_table_request, sdk_client_with_attempts};
 
 const TABLE: &str = "gsi_moves";
 const INDEX: &str = "by_album";
-const ARTISTS: u64 = 12;
-const SONGS: u64 = 120;
 /// How long the index may take to show the writes (it takes milliseconds when calm).
 const CONVERGE: Duration = Duration::from_secs(60);
 
-/// What the table holds: (artist, song) -> (album, v); an item without an album is
-/// not in the index.
-type Truth = BTreeMap<(String, u64), (Option<String>, u64)>;
 /// An index entry as read: (album, artist, song, v).
 type Entry = (String, String, u64, u64);
 
@@ -66,31 +62,6 @@ async fn create_indexed_table(client: &aws_sdk_dynamodb::Client) {
         .send()
         .await
         .expect("create a table with a global index");
-}
-
-/// Round `round` rewrites every song: its album changes (it moves in the index, to
-/// another index partition key) or goes (it leaves the index), and `v` records the
-/// round.
-async fn write_round(client: &aws_sdk_dynamodb::Client, round: u64, truth: &mut Truth) {
-    for song in 0..SONGS {
-        let artist = format!("artist{}", song % ARTISTS);
-        let album = (!(song + round).is_multiple_of(5))
-            .then(|| format!("album{}", (song * 7 + round) % 11));
-        let mut put = client
-            .put_item()
-            .table_name(TABLE)
-            .item("pk", AV::S(artist.clone()))
-            .item("sk", AV::N(song.to_string()))
-            .item("v", AV::N(round.to_string()))
-            .item("other", AV::S("not projected".into()));
-        if let Some(album) = &album {
-            put = put.item("album", AV::S(album.clone()));
-        }
-        put.send()
-            .await
-            .unwrap_or_else(|e| panic!("round {round}: put {artist}/{song}: {e:?}"));
-        truth.insert((artist, song), (album, round));
-    }
 }
 
 fn expected(truth: &Truth) -> BTreeSet<Entry> {
@@ -217,7 +188,7 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
     create_indexed_table(&client).await;
     let mut truth = Truth::new();
-    write_round(&client, 0, &mut truth).await;
+    write_round(&client, TABLE, 0, &mut truth).await;
     converges(&client, &truth, "after the first writes").await;
 
     // The base table's partition splits; its new half moves to a new node.
@@ -225,7 +196,7 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
     rotor_node::admin::split(&cluster.node_addr(1), TABLE, 0, None, Some(vec![fourth]))
         .await
         .expect("split the table by hand");
-    write_round(&client, 1, &mut truth).await;
+    write_round(&client, TABLE, 1, &mut truth).await;
     converges(&client, &truth, "after the table's split").await;
 
     // The index's own partition splits too; its new half moves to the new node.
@@ -238,7 +209,7 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
     )
     .await
     .expect("split the index by hand");
-    write_round(&client, 2, &mut truth).await;
+    write_round(&client, TABLE, 2, &mut truth).await;
     converges(&client, &truth, "after the index's split").await;
     let map = fetch_map(&cluster.node_addr(1)).await.expect("map");
     assert!(
@@ -251,7 +222,7 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
     rotor_node::admin::drain(&cluster.node_addr(2), 1)
         .await
         .expect("drain node 1");
-    write_round(&client, 3, &mut truth).await;
+    write_round(&client, TABLE, 3, &mut truth).await;
     converges(&client, &truth, "after the drain").await;
 
     // A node holding replicas of both is killed while writes go on, then restarted.
@@ -263,9 +234,9 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
         .find(|r| *r != 1)
         .expect("a replica other than the drained node");
     tokio::task::block_in_place(|| cluster.kill_node(victim));
-    write_round(&client, 4, &mut truth).await;
+    write_round(&client, TABLE, 4, &mut truth).await;
     converges(&client, &truth, "with a replica killed").await;
     tokio::task::block_in_place(|| cluster.restart_node(victim));
-    write_round(&client, 5, &mut truth).await;
+    write_round(&client, TABLE, 5, &mut truth).await;
     converges(&client, &truth, "after the restart").await;
 }

@@ -3,7 +3,6 @@
 //! AWS SDK for Rust with strongly and eventually consistent queries (paged), are
 //! exactly what the table's items imply: no entry missing, extra or stale.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
@@ -12,16 +11,11 @@ use aws_sdk_dynamodb::types::{
 };
 use rotor_node::admin::fetch_map;
 use rotor_tests::cluster::Cluster;
+use rotor_tests::index_rounds::{write_round, Truth, ARTISTS};
 use rotor_tests::{create_table_request, sdk_client_with_attempts};
 
 const TABLE: &str = "lsi_moves";
 const INDEX: &str = "by_album";
-const ARTISTS: u64 = 12;
-const SONGS: u64 = 120;
-
-/// What the table holds: (artist, song) -> (album, v); an item without an album is
-/// not in the index.
-type Truth = BTreeMap<(String, u64), (Option<String>, u64)>;
 
 async fn create_indexed_table(client: &aws_sdk_dynamodb::Client) {
     create_table_request(client, TABLE, true)
@@ -61,30 +55,6 @@ async fn create_indexed_table(client: &aws_sdk_dynamodb::Client) {
         .send()
         .await
         .expect("create a table with a local index");
-}
-
-/// Round `round` rewrites every song: its album changes (it moves in the index) or
-/// goes (it leaves the index), and `v` records the round.
-async fn write_round(client: &aws_sdk_dynamodb::Client, round: u64, truth: &mut Truth) {
-    for song in 0..SONGS {
-        let artist = format!("artist{}", song % ARTISTS);
-        let album = (!(song + round).is_multiple_of(5))
-            .then(|| format!("album{}", (song * 7 + round) % 11));
-        let mut put = client
-            .put_item()
-            .table_name(TABLE)
-            .item("pk", AV::S(artist.clone()))
-            .item("sk", AV::N(song.to_string()))
-            .item("v", AV::N(round.to_string()))
-            .item("other", AV::S("not projected".into()));
-        if let Some(album) = &album {
-            put = put.item("album", AV::S(album.clone()));
-        }
-        put.send()
-            .await
-            .unwrap_or_else(|e| panic!("round {round}: put {artist}/{song}: {e:?}"));
-        truth.insert((artist, song), (album, round));
-    }
 }
 
 /// Every artist's index entries, read in pages of 7, against what `truth` implies.
@@ -168,7 +138,7 @@ async fn local_indexes_stay_exact_through_splits_moves_and_a_kill() {
     let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
     create_indexed_table(&client).await;
     let mut truth = Truth::new();
-    write_round(&client, 0, &mut truth).await;
+    write_round(&client, TABLE, 0, &mut truth).await;
     check_index(&client, &truth, true, "after the first writes").await;
 
     // A split whose new half moves to a new node (it catches up by snapshot).
@@ -176,7 +146,7 @@ async fn local_indexes_stay_exact_through_splits_moves_and_a_kill() {
     let child = rotor_node::admin::split(&cluster.node_addr(1), TABLE, 0, None, Some(vec![fourth]))
         .await
         .expect("split by hand");
-    write_round(&client, 1, &mut truth).await;
+    write_round(&client, TABLE, 1, &mut truth).await;
     check_index(&client, &truth, true, "after the split").await;
     let map = fetch_map(&cluster.node_addr(1)).await.expect("map");
     assert!(
@@ -188,7 +158,7 @@ async fn local_indexes_stay_exact_through_splits_moves_and_a_kill() {
     rotor_node::admin::drain(&cluster.node_addr(2), 1)
         .await
         .expect("drain node 1");
-    write_round(&client, 2, &mut truth).await;
+    write_round(&client, TABLE, 2, &mut truth).await;
     check_index(&client, &truth, true, "after the drain").await;
 
     // A replica killed and restarted catches up, index entries included.
@@ -200,7 +170,7 @@ async fn local_indexes_stay_exact_through_splits_moves_and_a_kill() {
         .find(|r| *r != 1)
         .expect("a replica other than the drained node");
     tokio::task::block_in_place(|| cluster.kill_node(victim));
-    write_round(&client, 3, &mut truth).await;
+    write_round(&client, TABLE, 3, &mut truth).await;
     check_index(&client, &truth, true, "with a replica killed").await;
     tokio::task::block_in_place(|| cluster.restart_node(victim));
     settle(&cluster).await;
