@@ -154,6 +154,9 @@ pub enum MetaCommand {
     /// each with `global_index_of` set; named and tied to the table here).
     CreateTable {
         def: TableDef,
+        /// (Not in the bincode logs of formats 1 and 2, which serde reads only to
+        /// upgrade: none had indexes.)
+        #[serde(skip)]
         global_indexes: Vec<TableDef>,
     },
     /// Replaces a table's definition (capacity settings) if it is still `expected`
