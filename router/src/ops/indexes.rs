@@ -120,9 +120,10 @@ pub(super) fn parse_global_indexes(
             )));
         }
         if provisioned && throughput.is_none() {
-            return Err(invalid(format!(
-                "ProvisionedThroughput must be specified for index: {name}"
-            )));
+            // DynamoDB Local's message (checked against it).
+            return Err(ApiError::validation(
+                "No provisioned throughput specified for the global secondary index",
+            ));
         }
         if taken.contains(&name) || out.iter().any(|o| o.name == name) {
             return Err(invalid(format!("Duplicate index name: {name}")));
@@ -507,7 +508,7 @@ mod tests {
             (
                 json!([on_demand.take()]),
                 true,
-                "ProvisionedThroughput must be specified for index: idx",
+                "No provisioned throughput specified for the global secondary index",
             ),
             (
                 json!([gsi("TakenByAnLsi", "AlbumTitle", None, keys_only.clone())]),
