@@ -500,6 +500,16 @@ pub fn render_status(
             if changing {
                 let _ = write!(notes, " voters changing");
             }
+            // The leader's changes not yet in every index.
+            let index_lag = info.replicas.iter().find_map(|r| {
+                groups
+                    .get(&(*r, group))
+                    .filter(|g| g.role == "leader")?
+                    .index_lag
+            });
+            if let Some(lag) = index_lag {
+                let _ = write!(notes, " index lag {lag}");
+            }
             let _ = writeln!(
                 out,
                 "{:<24} {p:<10} {:<12} {leader:<7} {term:<6} {tokens:<41} {load:<24} {}{notes}",

@@ -195,3 +195,27 @@ pub fn replace_changes(engine: &Engine, log: (u32, u32), records: &[(u64, Vec<u8
     }
     engine.write(batch)
 }
+
+/// How many records a partition's change log holds from position `from` on, counted up
+/// to `cap`.
+pub fn count_from(
+    engine: &Engine,
+    (table_id, partition): (u32, u32),
+    from: u64,
+    cap: u64,
+) -> Result<u64> {
+    let prefix = log_prefix(table_id, partition);
+    let start = change_key(table_id, partition, from);
+    let mut count = 0;
+    for entry in engine.db().iterator_cf(
+        engine.cf(CF_CHANGES)?,
+        IteratorMode::From(&start, Direction::Forward),
+    ) {
+        let (key, _) = entry?;
+        if count >= cap || !key.starts_with(&prefix) {
+            break;
+        }
+        count += 1;
+    }
+    Ok(count)
+}

@@ -239,4 +239,27 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
     tokio::task::block_in_place(|| cluster.restart_node(victim));
     write_round(&client, TABLE, 5, &mut truth).await;
     converges(&client, &truth, "after the restart").await;
+
+    // `rotor admin status` shows each table partition's index lag: none once idle.
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let map = fetch_map(&cluster.node_addr(2)).await.expect("map");
+        let mut statuses = std::collections::HashMap::new();
+        for id in map.nodes.keys() {
+            statuses.insert(*id, cluster.status(*id).await);
+        }
+        let report = rotor_node::admin::render_status(&map, &statuses);
+        let lines: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with(&format!("{TABLE} ")) && l.contains("0x"))
+            .collect();
+        if lines.len() == 2 && lines.iter().all(|l| l.contains(" index lag 0")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the status report does not show the index caught up:\n{report}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -97,7 +97,17 @@ impl pb::cluster_server::Cluster for NodeService {
             self.host.meta_quiet.is_quiet(),
         )];
         for (id, g) in self.host.groups() {
-            groups.push(group_status(id, &g.raft, g.quiet.is_quiet()));
+            let mut status = group_status(id, &g.raft, g.quiet.is_quiet());
+            if g.partition.change_format().is_some() {
+                let log = rotor_storage::GroupLog::new(self.host.engine.clone(), id);
+                let source = (g.table_id, g.partition.index());
+                status.index_lag = crate::index::apply::delivered(&log)
+                    .and_then(|from| {
+                        rotor_storage::changelog::count_from(log.engine(), source, from, 1_000_000)
+                    })
+                    .ok();
+            }
+            groups.push(status);
         }
         let (loads, autoscaler_events) = if self.host.is_meta_leader() {
             self.host.autoscaler.view()
@@ -243,5 +253,6 @@ fn group_status(group: u64, raft: &Raft, quiet: bool) -> pb::GroupStatus {
         learners: membership.learner_ids().collect(),
         membership_settled: single_config && applied,
         quiet,
+        index_lag: None,
     }
 }
