@@ -277,3 +277,49 @@ def test_deleting_the_table_deletes_its_index(client, make_table):
     # Made again under the same name, it starts empty.
     name = songs_table(client, make_table, name=name)
     assert scan_index(client, name) == []
+
+
+def test_the_seeds_album_index_finds_an_albums_songs_and_their_records(client, make_table):
+    """The user's notes: Songs keyed by Artist and Title, an index keyed by Album and Title
+    that includes PublishedDate; "find all songs of album Satisfied Soul", then fetch
+    each whole record by its table key."""
+    name = make_table.adopt(unique_name("Songs"))
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "Artist", "KeyType": "HASH"},
+                   {"AttributeName": "Title", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "Artist", "AttributeType": "S"},
+                              {"AttributeName": "Title", "AttributeType": "S"},
+                              {"AttributeName": "Album", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "AlbumTitle",
+            "KeySchema": [{"AttributeName": "Album", "KeyType": "HASH"},
+                          {"AttributeName": "Title", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["PublishedDate"]},
+        }],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    songs = [
+        ("Brother Ali", "Better But Us", "Satisfied Soul", "2025-02-14"),
+        ("Brother Ali", "Pen To Paper", "Satisfied Soul", "2025-02-14"),
+        ("Brother Ali", "Uncle Sam Goddamn", "The Undisputed Truth", "2007-04-10"),
+    ]
+    for artist, title, album, date in songs:
+        client.put_item(TableName=name, Item={
+            "Artist": {"S": artist}, "Title": {"S": title}, "Album": {"S": album},
+            "PublishedDate": {"S": date}, "Lyrics": {"S": "not in the index"}})
+    deadline = time.monotonic() + CONVERGE_SECONDS
+    found = []
+    while time.monotonic() < deadline:
+        found = client.query(TableName=name, IndexName="AlbumTitle",
+                             KeyConditionExpression="Album = :a",
+                             ExpressionAttributeValues={":a": {"S": "Satisfied Soul"}})["Items"]
+        if len(found) == 2:
+            break
+        time.sleep(0.05)
+    assert [i["Title"]["S"] for i in found] == ["Better But Us", "Pen To Paper"]
+    assert all(set(i) == {"Album", "Title", "Artist", "PublishedDate"} for i in found)
+    for entry in found:
+        record = client.get_item(TableName=name, Key={"Artist": entry["Artist"], "Title": entry["Title"]})["Item"]
+        assert record["Lyrics"] == {"S": "not in the index"}
+        assert record["PublishedDate"] == entry["PublishedDate"]
