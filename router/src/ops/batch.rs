@@ -217,7 +217,14 @@ pub async fn batch_write_item<B: Backend>(backend: &B, req: &Request<'_>) -> Api
     let mut throttle_error: Option<BackendError> = None;
     // Writes to distinct items (checked above) have no order among them: apply them
     // concurrently, each at its own partition.
-    let globals: Vec<Vec<TableDef>> = defs.iter().map(|d| backend.global_indexes(d)).collect();
+    // What the indexes cost is only asked for with ReturnConsumedCapacity.
+    let globals: Vec<Vec<TableDef>> = defs
+        .iter()
+        .map(|d| match report {
+            CapacityReport::None => Vec::new(),
+            _ => backend.global_indexes(d),
+        })
+        .collect();
     let outcomes = join_all(writes.iter().map(|w| {
         let def = &defs[w.def_index];
         let request = WriteRequest {

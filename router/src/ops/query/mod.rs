@@ -25,10 +25,23 @@ use plan::{Collected, ReadPlan};
 use ranges::{after, resolve_key_condition, segment_tokens, sort_key_range};
 use target::ReadTarget;
 
+/// The tables holding `def`'s global secondary indexes when the request names an
+/// index (none otherwise: a read of the table needs none of them).
+fn global_indexes_if_named<B: Backend>(
+    backend: &B,
+    def: &rotor_model::table::TableDef,
+    req: &Request,
+) -> ApiResult<Vec<rotor_model::table::TableDef>> {
+    Ok(match req.str("IndexName")? {
+        Some(_) => backend.global_indexes(def),
+        None => Vec::new(),
+    })
+}
+
 pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
     let def = super::table(backend, name)?;
-    let globals = backend.global_indexes(&def);
+    let globals = global_indexes_if_named(backend, &def, req)?;
     let target = ReadTarget::resolve(&def, &globals, req)?;
     req.check_expression_maps(
         &[
@@ -95,7 +108,7 @@ pub async fn query<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
 pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
     let mut def = super::table(backend, name)?;
-    let mut globals = backend.global_indexes(&def);
+    let mut globals = global_indexes_if_named(backend, &def, req)?;
     req.check_expression_maps(
         &["FilterExpression", "ProjectionExpression"],
         &["FilterExpression"],
@@ -189,7 +202,7 @@ pub async fn scan<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json>
                 reroutes += 1;
                 resume = Some(at);
                 def = backend.table(name).ok_or_else(ApiError::table_not_found)?;
-                globals = backend.global_indexes(&def);
+                globals = global_indexes_if_named(backend, &def, req)?;
             }
             Err((e, _)) => return Err(e.into()),
         }
