@@ -122,11 +122,9 @@ impl WriteCost {
         new: Option<&Item>,
     ) -> WriteCost {
         let size = |i: Option<&Item>| i.map_or(0, item_size);
-        let local_indexes = if def.local_indexes.is_empty() {
-            Vec::new()
-        } else {
-            def.local_index_set().write_units(old, new)
-        };
+        // The definition's own indexes: no copy of the schema per write.
+        let local_indexes =
+            rotor_model::index::local_write_units(&def.key_schema, &def.local_indexes, old, new);
         let global_indexes = globals
             .iter()
             .filter_map(|g| g.global_index_shape())

@@ -55,6 +55,14 @@ pub(crate) fn change_key(table_id: u32, partition: u32, position: u64) -> Vec<u8
     k
 }
 
+/// The log position in a change record's key.
+fn position_of(key: &[u8]) -> Result<u64> {
+    key.get(8..16)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StorageError::Corrupt(format!("change log key {key:?}")))
+}
+
 /// Adds the change at `position` to `batch`.
 pub(crate) fn put_change(
     engine: &Engine,
@@ -93,11 +101,7 @@ pub fn read_changes(
         if out.len() >= limit || !key.starts_with(&prefix) {
             break;
         }
-        let position = key
-            .get(8..16)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| StorageError::Corrupt(format!("change log key {key:?}")))?;
+        let position = position_of(&key)?;
         let change = format
             .decode(&value)
             .map_err(|e| StorageError::Corrupt(format!("change at {position}: {e}")))?;
@@ -174,11 +178,7 @@ pub(crate) fn raw_changes_at(
         if !key.starts_with(&prefix) {
             break;
         }
-        let position = key
-            .get(8..16)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| StorageError::Corrupt(format!("change log key {key:?}")))?;
+        let position = position_of(&key)?;
         out.push((position, value.to_vec()));
     }
     Ok(out)

@@ -12,11 +12,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, Result};
-use crate::index::Projection;
+use crate::error::Result;
+use crate::index::{check_index_key, entry_write_units, Projection};
 use crate::keys::{encode_key_value, partition_key_prefix};
 use crate::schema::KeySchema;
-use crate::value::{item_size, AttributeValue, Item};
+use crate::value::Item;
 
 /// At most this many GSIs per table (DynamoDB's limit).
 pub const MAX_GLOBAL_INDEXES: usize = 20;
@@ -134,33 +134,8 @@ impl GlobalIndexShape {
     pub fn check(&self, item: &Item) -> Result<()> {
         let keys = std::iter::once(&self.index_key.partition).chain(self.index_key.sort.iter());
         for key in keys {
-            let Some(v) = item.get(&key.name) else {
-                continue;
-            };
-            if v.value_type() != key.ty.value_type() {
-                return Err(ModelError::validation(format!(
-                    "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
-                    key.name,
-                    key.ty.descriptor(),
-                    v.value_type().descriptor(),
-                    self.name
-                )));
-            }
-            let empty = match v {
-                AttributeValue::S(s) => s.is_empty(),
-                AttributeValue::B(b) => b.is_empty(),
-                _ => false,
-            };
-            if empty {
-                let ty = if matches!(v, AttributeValue::B(_)) {
-                    "binary"
-                } else {
-                    "string"
-                };
-                return Err(ModelError::validation(format!(
-                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {ty} value. IndexName: {}, IndexKey: {}",
-                    self.name, key.name
-                )));
+            if let Some(v) = item.get(&key.name) {
+                check_index_key(&self.name, key, v)?;
             }
         }
         Ok(())
@@ -222,19 +197,9 @@ impl GlobalIndexShape {
     /// each entry written or removed: an entry whose key changed costs a delete and a
     /// put; one that did not change costs nothing).
     pub fn write_units(&self, old: Option<&Item>, new: Option<&Item>) -> f64 {
-        let units = |entry: &Item| crate::capacity::write_units(item_size(entry));
-        let before = old.and_then(|o| Some((self.entry_key(o)?, self.project(o))));
-        let after = new.and_then(|n| Some((self.entry_key(n)?, self.project(n))));
-        match (before, after) {
-            (None, None) => 0.0,
-            (Some((_, gone)), None) => units(&gone),
-            (None, Some((_, added))) => units(&added),
-            (Some((_, a)), Some((_, b))) if a == b => 0.0,
-            (Some((ka, a)), Some((kb, b))) if ka == kb => {
-                crate::capacity::write_units(item_size(&a).max(item_size(&b)))
-            }
-            (Some((_, a)), Some((_, b))) => units(&a) + units(&b),
-        }
+        let entry =
+            |item: Option<&Item>| item.and_then(|i| Some((self.entry_key(i)?, self.project(i))));
+        entry_write_units(entry(old), entry(new))
     }
 }
 
@@ -243,6 +208,7 @@ mod tests {
     use super::*;
     use crate::keys::{decode_key_value, token_of_item_key};
     use crate::schema::{KeyAttribute, ScalarType};
+    use crate::value::AttributeValue;
 
     fn attr(name: &str, ty: ScalarType) -> KeyAttribute {
         KeyAttribute {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, Result};
 use crate::keys::encode_key_value;
 use crate::table::{KeyAttribute, KeySchema, TokenRange};
-use crate::value::{item_size, AttributeValue, Item, ValueType};
+use crate::value::{item_size, AttributeValue, Item};
 
 /// At most this many LSIs per table (DynamoDB's limit).
 pub const MAX_LOCAL_INDEXES: usize = 5;
@@ -79,33 +79,8 @@ impl LocalIndexes {
     /// (DynamoDB's message, naming the index), or an empty string or binary.
     pub fn check(&self, item: &Item) -> Result<()> {
         for index in &self.indexes {
-            let Some(v) = item.get(&index.sort.name) else {
-                continue;
-            };
-            if v.value_type() != index.sort.ty.value_type() {
-                return Err(ModelError::validation(format!(
-                    "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
-                    index.sort.name,
-                    index.sort.ty.descriptor(),
-                    v.value_type().descriptor(),
-                    index.name
-                )));
-            }
-            let empty = match v {
-                AttributeValue::S(s) => s.is_empty(),
-                AttributeValue::B(b) => b.is_empty(),
-                _ => false,
-            };
-            if empty {
-                let ty = if v.value_type() == ValueType::B {
-                    "binary"
-                } else {
-                    "string"
-                };
-                return Err(ModelError::validation(format!(
-                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {ty} value. IndexName: {}, IndexKey: {}",
-                    index.name, index.sort.name
-                )));
+            if let Some(v) = item.get(&index.sort.name) {
+                check_index_key(&index.name, &index.sort, v)?;
             }
         }
         Ok(())
@@ -138,34 +113,75 @@ impl LocalIndexes {
 }
 
 impl LocalIndexes {
-    /// What replacing `old` by `new` costs in each index, in DynamoDB's write units
-    /// (one per KB of the entry written or removed): a new entry or a removed one is
-    /// one write, a changed entry under the same key one, an entry whose index key
-    /// changed two (a delete and a put), an entry that did not change none.
+    /// What replacing `old` by `new` costs in each index (see [`local_write_units`]).
     pub fn write_units(&self, old: Option<&Item>, new: Option<&Item>) -> Vec<f64> {
-        let Some(table_key) = &self.table_key else {
-            return Vec::new();
-        };
-        let entry = |item: Option<&Item>, index: &LocalIndex| {
-            item.filter(|i| i.contains_key(&index.sort.name))
-                .map(|i| project(i, table_key, index))
-        };
-        let units = |entry: &Item| crate::capacity::write_units(item_size(entry));
-        self.indexes
-            .iter()
-            .map(|index| match (entry(old, index), entry(new, index)) {
-                (None, None) => 0.0,
-                (Some(gone), None) => units(&gone),
-                (None, Some(added)) => units(&added),
-                (Some(before), Some(after)) if before == after => 0.0,
-                (Some(before), Some(after))
-                    if before.get(&index.sort.name) == after.get(&index.sort.name) =>
-                {
-                    crate::capacity::write_units(item_size(&before).max(item_size(&after)))
-                }
-                (Some(before), Some(after)) => units(&before) + units(&after),
-            })
-            .collect()
+        match &self.table_key {
+            Some(table_key) => local_write_units(table_key, &self.indexes, old, new),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Refuses a value of an index key attribute `key` that is not of its declared type
+/// (DynamoDB's message, naming the index), or an empty string or binary. Shared by
+/// local and global secondary indexes.
+pub fn check_index_key(index: &str, key: &KeyAttribute, v: &AttributeValue) -> Result<()> {
+    if v.value_type() != key.ty.value_type() {
+        return Err(ModelError::validation(format!(
+            "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {index}",
+            key.name,
+            key.ty.descriptor(),
+            v.value_type().descriptor(),
+        )));
+    }
+    let ty = match v {
+        AttributeValue::S(s) if s.is_empty() => "string",
+        AttributeValue::B(b) if b.is_empty() => "binary",
+        _ => return Ok(()),
+    };
+    Err(ModelError::validation(format!(
+        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {ty} value. IndexName: {index}, IndexKey: {}",
+        key.name
+    )))
+}
+
+/// What replacing `old` by `new` costs in each of a table's LSIs, in DynamoDB's write
+/// units (see [`entry_write_units`]); `table_key` is the table's key schema.
+pub fn local_write_units(
+    table_key: &KeySchema,
+    indexes: &[LocalIndex],
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Vec<f64> {
+    let entry = |item: Option<&Item>, index: &LocalIndex| {
+        let item = item.filter(|i| i.contains_key(&index.sort.name))?;
+        Some((
+            item.get(&index.sort.name).cloned(),
+            project(item, table_key, index),
+        ))
+    };
+    indexes
+        .iter()
+        .map(|index| entry_write_units(entry(old, index), entry(new, index)))
+        .collect()
+}
+
+/// What changing one index entry costs, given the entry before and after (each with
+/// what tells its key apart within the item's entries, and the entry), in write units
+/// (one per KB of the entry written or removed): a new entry or a removed one is one
+/// write, a changed entry under the same key one, an entry whose key changed two (a
+/// delete and a put), an entry that did not change none.
+pub fn entry_write_units<K: PartialEq>(before: Option<(K, Item)>, after: Option<(K, Item)>) -> f64 {
+    let units = |entry: &Item| crate::capacity::write_units(item_size(entry));
+    match (before, after) {
+        (None, None) => 0.0,
+        (Some((_, gone)), None) => units(&gone),
+        (None, Some((_, added))) => units(&added),
+        (Some((_, a)), Some((_, b))) if a == b => 0.0,
+        (Some((ka, a)), Some((kb, b))) if ka == kb => {
+            crate::capacity::write_units(item_size(&a).max(item_size(&b)))
+        }
+        (Some((_, a)), Some((_, b))) => units(&a) + units(&b),
     }
 }
 
