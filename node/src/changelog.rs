@@ -1,12 +1,7 @@
 //! The node's encoding of partitions' change logs: protobuf `rotor.v1.ChangeRecord`
-//! records (changes.proto), and which partitions keep one (those of tables with
-//! global secondary indexes).
-
-use std::sync::Arc;
+//! records (changes.proto). Which partitions keep one is `index::tracked`'s.
 
 use prost::Message;
-use rotor_model::cluster::ClusterMap;
-use rotor_model::global_index::GlobalIndexShape;
 use rotor_proto::v1 as pb;
 use rotor_proto::{item_from_wire, item_to_wire};
 use rotor_storage::changelog::{Change, ChangeFormat, ItemChange};
@@ -51,25 +46,6 @@ impl ChangeFormat for ProtoChangeFormat {
             None => Err("a change record without a change".into()),
         }
     }
-}
-
-/// The change log format a partition of table `table_id` keeps its changes in: Some
-/// while the table has global secondary indexes to feed.
-pub fn format_for(map: &ClusterMap, table_id: u32) -> Option<Arc<dyn ChangeFormat>> {
-    if map.global_indexes_of(table_id).is_empty() {
-        None
-    } else {
-        Some(Arc::new(ProtoChangeFormat))
-    }
-}
-
-/// The global secondary indexes of table `table_id`, as its writes are checked
-/// against.
-pub fn global_shapes(map: &ClusterMap, table_id: u32) -> Vec<GlobalIndexShape> {
-    map.global_indexes_of(table_id)
-        .iter()
-        .filter_map(|t| t.def.global_index_shape())
-        .collect()
 }
 
 #[cfg(test)]

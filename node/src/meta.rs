@@ -8,7 +8,7 @@ use rotor_model::cluster::{
     partition_group, ClusterMap, MetaCommand, MetaOutcome, MetaReply, NodeId, NodeInfo, NodeState,
     PartitionInfo, TableEntry, SCALING_ACTIVITIES_KEPT,
 };
-use rotor_model::global_index::index_table_name;
+use rotor_model::global_index::{index_table_name, IndexStatus};
 use rotor_model::table::{
     CapacityDimension, ScalingActivity, TableDef, TokenRange, MAX_WARM_PARTITIONS,
 };
@@ -105,6 +105,7 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
         },
         MetaCommand::DeleteTable { name } => match map.tables.remove(&name) {
             Some(entry) => {
+                drop_unused_definitions(map, &entry.def);
                 // Its global secondary indexes go with it.
                 map.tables.retain(|_, t| {
                     t.def
@@ -193,11 +194,133 @@ pub fn apply(map: &mut ClusterMap, cmd: MetaCommand) -> MetaOutcome {
             }
             MetaReply::Done
         }
+        MetaCommand::CreateGlobalIndex { index } => create_global_index(map, index),
+        MetaCommand::GlobalIndexBackfilled {
+            index_table_id,
+            partition,
+        } => global_index_backfilled(map, index_table_id, partition),
     };
     MetaOutcome {
         epoch: map.epoch,
         reply,
     }
+}
+
+/// Adds a global secondary index to an existing table: CREATING and backfilling
+/// until every partition of the table has copied its items in.
+fn create_global_index(map: &mut ClusterMap, mut index: TableDef) -> MetaReply {
+    let Some(of) = index.global_index_of.as_mut() else {
+        return MetaReply::Refused(format!("{} is not a global secondary index", index.name));
+    };
+    let Some(base) = map.tables.get(&of.base_table).map(|t| t.def.clone()) else {
+        return MetaReply::TableNotFound(of.base_table.clone());
+    };
+    let existing = map.global_indexes_of(base.id);
+    if existing.iter().any(|t| {
+        t.def
+            .global_index_of
+            .as_ref()
+            .is_some_and(|g| g.index_name == of.index_name)
+    }) {
+        return MetaReply::Refused(format!("Index with name: {} already exists", of.index_name));
+    }
+    if existing.len() >= rotor_model::global_index::MAX_GLOBAL_INDEXES {
+        return MetaReply::LimitExceeded(format!(
+            "Subscriber limit exceeded: The number of global secondary indexes of table {} cannot exceed {}",
+            base.name,
+            rotor_model::global_index::MAX_GLOBAL_INDEXES
+        ));
+    }
+    if existing.iter().any(|t| {
+        t.def
+            .global_index_of
+            .as_ref()
+            .is_some_and(|g| g.status != IndexStatus::Active)
+    }) {
+        return MetaReply::LimitExceeded(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"
+                .into(),
+        );
+    }
+    of.base_table_id = base.id;
+    of.status = IndexStatus::Creating;
+    of.backfilling = true;
+    of.online = true;
+    of.backfilled.clear();
+    index.name = index_table_name(&base.name, &of.index_name);
+    index.partition_capacity = map.partition_capacity();
+    // The table's attribute definitions gain the index's key attributes.
+    let keys = std::iter::once(&index.key_schema.partition).chain(index.key_schema.sort.iter());
+    if let Some(entry) = map.tables.get_mut(&base.name) {
+        for key in keys {
+            if !entry
+                .def
+                .attribute_definitions
+                .iter()
+                .any(|a| a.name == key.name)
+            {
+                entry.def.attribute_definitions.push(key.clone());
+            }
+        }
+    }
+    MetaReply::Table(place_table(map, index))
+}
+
+/// After index table `removed` of a table is deleted: the table's attribute
+/// definitions no key of it or of its other indexes uses any more go too.
+fn drop_unused_definitions(map: &mut ClusterMap, removed: &TableDef) {
+    let Some(base_id) = removed.global_index_of.as_ref().map(|g| g.base_table_id) else {
+        return;
+    };
+    let mut used: Vec<String> = map
+        .global_indexes_of(base_id)
+        .iter()
+        .flat_map(|t| {
+            std::iter::once(t.def.key_schema.partition.name.clone())
+                .chain(t.def.key_schema.sort.iter().map(|s| s.name.clone()))
+        })
+        .collect();
+    let Some(entry) = map.tables.values_mut().find(|t| t.def.id == base_id) else {
+        return;
+    };
+    let def = &mut entry.def;
+    used.push(def.key_schema.partition.name.clone());
+    used.extend(def.key_schema.sort.iter().map(|s| s.name.clone()));
+    used.extend(def.local_indexes.iter().map(|l| l.sort.name.clone()));
+    def.attribute_definitions.retain(|a| used.contains(&a.name));
+}
+
+/// Records that partition `partition` of a table has backfilled the index held by
+/// table `index_table_id`; the index is ACTIVE once every partition has.
+fn global_index_backfilled(map: &mut ClusterMap, index_table_id: u32, partition: u32) -> MetaReply {
+    let Some(base_id) = map
+        .table_by_id(index_table_id)
+        .and_then(|t| t.def.global_index_of.as_ref())
+        .map(|g| g.base_table_id)
+    else {
+        return MetaReply::TableNotFound(format!("table id {index_table_id}"));
+    };
+    let Some(partitions) = map.table_by_id(base_id).map(|t| t.partitions.len() as u32) else {
+        return MetaReply::TableNotFound(format!("table id {base_id}"));
+    };
+    let Some(of) = map
+        .tables
+        .values_mut()
+        .find(|t| t.def.id == index_table_id)
+        .and_then(|t| t.def.global_index_of.as_mut())
+    else {
+        return MetaReply::TableNotFound(format!("table id {index_table_id}"));
+    };
+    if !of.backfilling || !of.backfilled.insert(partition) {
+        return MetaReply::Done;
+    }
+    if (0..partitions).all(|p| of.backfilled.contains(&p)) {
+        of.backfilling = false;
+        of.status = IndexStatus::Active;
+        of.backfilled.clear();
+    }
+    map.epoch += 1;
+    MetaReply::Done
 }
 
 /// Whether two definitions of a table agree on everything its users set (what splits
@@ -341,6 +464,8 @@ mod tests {
                 projection: Projection::KeysOnly,
                 status: IndexStatus::Active,
                 backfilling: false,
+                online: false,
+                backfilled: Default::default(),
             }),
             ..TableDef::keyed_by_pk(name)
         };
@@ -379,6 +504,94 @@ mod tests {
         );
         assert!(map.global_indexes_of(base.id).is_empty());
         assert_eq!(map.tables.keys().collect::<Vec<_>>(), ["t"]);
+    }
+
+    #[test]
+    fn an_index_added_later_is_active_once_every_partition_has_backfilled_it() {
+        use rotor_model::global_index::GlobalIndexOf;
+        use rotor_model::index::Projection;
+        use rotor_model::table::{KeyAttribute, KeySchema, ScalarType};
+        let mut map = map_with_table(2);
+        let index = |name: &str| TableDef {
+            partition_count: 1,
+            global_index_of: Some(GlobalIndexOf {
+                base_table_id: 0,
+                base_table: "t".into(),
+                index_name: name.into(),
+                base_key: TableDef::keyed_by_pk("x").key_schema,
+                projection: Projection::KeysOnly,
+                status: IndexStatus::Active,
+                backfilling: false,
+                online: false,
+                backfilled: Default::default(),
+            }),
+            ..TableDef::new(
+                name,
+                KeySchema {
+                    partition: KeyAttribute {
+                        name: "city".into(),
+                        ty: ScalarType::S,
+                    },
+                    sort: None,
+                },
+                Vec::new(),
+            )
+        };
+        let out = apply(
+            &mut map,
+            MetaCommand::CreateGlobalIndex {
+                index: index("by_city"),
+            },
+        );
+        let MetaReply::Table(placed) = out.reply else {
+            panic!("not created: {out:?}");
+        };
+        assert_eq!(placed.name, "t/by_city");
+        let of = placed.global_index_of.clone().unwrap();
+        assert!(of.online && of.backfilling && of.status == IndexStatus::Creating);
+        let base = &map.tables["t"].def;
+        assert!(base.attribute_definitions.iter().any(|a| a.name == "city"));
+        // One at a time, and never twice under one name.
+        let second = apply(
+            &mut map,
+            MetaCommand::CreateGlobalIndex {
+                index: index("by_zip"),
+            },
+        );
+        assert!(
+            matches!(second.reply, MetaReply::LimitExceeded(_)),
+            "{second:?}"
+        );
+        let again = apply(
+            &mut map,
+            MetaCommand::CreateGlobalIndex {
+                index: index("by_city"),
+            },
+        );
+        assert!(matches!(again.reply, MetaReply::Refused(_)), "{again:?}");
+        let done = |map: &mut ClusterMap, partition| {
+            apply(
+                map,
+                MetaCommand::GlobalIndexBackfilled {
+                    index_table_id: placed.id,
+                    partition,
+                },
+            );
+            map.tables["t/by_city"].def.global_index_of.clone().unwrap()
+        };
+        let of = done(&mut map, 1);
+        assert!(of.backfilling && of.backfilled.contains(&1));
+        let of = done(&mut map, 0);
+        assert!(!of.backfilling && of.status == IndexStatus::Active);
+        // Deleting it drops the attribute only it used.
+        apply(
+            &mut map,
+            MetaCommand::DeleteTable {
+                name: "t/by_city".into(),
+            },
+        );
+        let base = &map.tables["t"].def;
+        assert!(!base.attribute_definitions.iter().any(|a| a.name == "city"));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum BackendError {
     /// The table changed since it was read: read it again and redo the change.
     #[error("{0}")]
     Changed(String),
+    /// Too many changes at once (another index of the table is being created).
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -68,6 +71,13 @@ pub trait Backend: Send + Sync + 'static {
     fn delete_table(
         &self,
         name: &str,
+    ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
+    /// Adds a global secondary index to an existing table (`index`: the table that
+    /// holds it, `global_index_of` naming the table); it starts CREATING and
+    /// backfilling. Returns the index's table as placed.
+    fn create_global_index(
+        &self,
+        index: TableDef,
     ) -> impl Future<Output = Result<TableDef, BackendError>> + Send;
     /// The current definition of a table (from a cache; cheap).
     fn table(&self, name: &str) -> Option<TableDef>;
@@ -133,6 +143,7 @@ impl From<BackendError> for crate::error::ApiError {
             BackendError::Invalid(m) => {
                 ApiError::validation(format!("One or more parameter values were invalid: {m}"))
             }
+            BackendError::LimitExceeded(m) => ApiError::LimitExceeded(m),
             BackendError::Internal(m) => ApiError::Internal(m),
         }
     }

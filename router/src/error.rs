@@ -54,6 +54,9 @@ pub enum ApiError {
     Throttling(String),
     #[error("{0}")]
     RequestLimitExceeded(String),
+    /// Too many table or index changes at once (LimitExceededException).
+    #[error("{0}")]
+    LimitExceeded(String),
     /// The cluster could not serve the request in time; the client should retry.
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::CapacityExceeded { .. } => "ProvisionedThroughputExceededException",
             ApiError::Throttling(_) => "ThrottlingException",
             ApiError::RequestLimitExceeded(_) => "RequestLimitExceeded",
+            ApiError::LimitExceeded(_) => "LimitExceededException",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailableException",
             ApiError::Internal(_) | ApiError::InjectedInternal(_) => "InternalServerError",
         }

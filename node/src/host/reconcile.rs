@@ -213,17 +213,17 @@ impl Host {
             )?
             .with_local_indexes(def.local_index_set()),
         );
-        // Tables with global secondary indexes keep a change log to feed them (known
-        // when every replica opens: the indexes are made with the table).
-        let change_format = crate::changelog::format_for(map, def.id);
-        let feeds_indexes = change_format.is_some();
-        partition.set_change_format(change_format);
-        partition.set_global_indexes(crate::changelog::global_shapes(map, def.id));
+        // The global secondary indexes its writes are checked against and its change
+        // log feeds (an index table's partitions feed none).
+        let log = GroupLog::new(self.engine.clone(), group);
+        let is_base_table = def.global_index_of.is_none();
+        if is_base_table {
+            crate::index::tracked::open(&log, &partition, map)?;
+        }
         if partition.stats_estimated(&self.engine)? {
             // A split's estimate (a crash may have cut its recount short).
             crate::raft::state_machine::spawn_stats_recount(partition.clone(), self.engine.clone());
         }
-        let log = GroupLog::new(self.engine.clone(), group);
         let log_at_open = log.last_entry()?.map(|(index, _)| index).unwrap_or(0);
         let splits = self.splits_applied.clone();
         let on_split: Arc<dyn Fn(u32) + Send + Sync> = Arc::new(move |child| {
@@ -271,7 +271,7 @@ impl Host {
             local_index_stats: Default::default(),
         });
         spawn_catch_up_watch(Arc::downgrade(&opened), self.id);
-        if feeds_indexes {
+        if is_base_table {
             crate::index::propagate::spawn(&opened, group, self.index_feeder());
         }
         self.groups.write().insert(group, opened);

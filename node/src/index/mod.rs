@@ -7,9 +7,13 @@
 //!   serve      the IndexWrite RPC: proposed to the index partition's log
 //!   apply      the state machines' side: IndexWrite and ChangeProgress entries
 //!   sources    an index partition's record of how far each base partition is in
+//!   tracked    a base partition's record of the indexes it feeds
+//!   backfill   copying a base partition's items into an index added to its table
 //! ```
 
 pub mod apply;
+mod backfill;
 pub mod propagate;
 mod serve;
 pub mod sources;
+pub mod tracked;

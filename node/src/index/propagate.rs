@@ -31,6 +31,8 @@ use crate::raft::Command;
 const BATCH: usize = 512;
 /// Pause between rounds that found nothing to deliver.
 const IDLE_POLL: Duration = Duration::from_millis(10);
+/// Pause between rounds of a follower or of a partition that feeds no index.
+const WATCH_POLL: Duration = Duration::from_millis(250);
 /// How often a busy leader records its delivered position in the base log (each record
 /// is a raft write; a new leader resends at most what was delivered since).
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -53,53 +55,67 @@ pub struct Feeder {
 /// One index write to send: the index's table, its partition, the write.
 pub type Delivery<'a> = (&'a TableDef, u32, IndexWrite);
 
+/// One index a base partition feeds, as a round sees it.
+pub struct Target<'a> {
+    /// The index's table (where its partitions are).
+    pub def: &'a TableDef,
+    pub shape: GlobalIndexShape,
+    /// The base log position the index was added at: it gets the changes after it.
+    pub start: u64,
+    /// Refused by the index until the partition this one was split off releases it.
+    pub gated: bool,
+}
+
 /// The index writes that deliver `changes` of base partition `source`, one per index
-/// partition that has changes or a release in them. `indexes`: the base table's GSIs
-/// (each index's table and shape).
+/// partition that has changes or a release in them. Each index gets the item changes
+/// after its start; a split releases the split-off partition at every index.
 pub fn plan<'a>(
     source: (u32, u32),
-    gated: bool,
     changes: &[(u64, Change)],
-    indexes: &[(&'a TableDef, GlobalIndexShape)],
+    targets: &[Target<'a>],
 ) -> Vec<Delivery<'a>> {
     let up_to = changes.last().map_or(0, |(p, _)| *p);
     let mut writes: BTreeMap<(u32, u32), (&'a TableDef, IndexWrite)> = BTreeMap::new();
-    let empty = IndexWrite {
-        source,
-        gated,
-        up_to,
-        ..IndexWrite::default()
-    };
     fn slot<'a, 'm>(
         writes: &'m mut BTreeMap<(u32, u32), (&'a TableDef, IndexWrite)>,
-        empty: &IndexWrite,
-        def: &'a TableDef,
+        target: &Target<'a>,
+        (source, up_to): ((u32, u32), u64),
         partition: u32,
     ) -> &'m mut IndexWrite {
         &mut writes
-            .entry((def.id, partition))
-            .or_insert_with(|| (def, empty.clone()))
+            .entry((target.def.id, partition))
+            .or_insert_with(|| {
+                (
+                    target.def,
+                    IndexWrite {
+                        source,
+                        gated: target.gated,
+                        up_to,
+                        ..IndexWrite::default()
+                    },
+                )
+            })
             .1
     }
     for (position, change) in changes {
         match change {
             Change::Item(item) => {
-                for (def, shape) in indexes {
-                    for change in shape.changes(item.old.as_ref(), item.new.as_ref()) {
+                for target in targets.iter().filter(|t| *position > t.start) {
+                    for change in target.shape.changes(item.old.as_ref(), item.new.as_ref()) {
                         let Some(token) = token_of_item_key(change.key()) else {
                             continue;
                         };
-                        let partition = def.partition_of_token(token);
-                        slot(&mut writes, &empty, def, partition)
+                        let partition = target.def.partition_of_token(token);
+                        slot(&mut writes, target, (source, up_to), partition)
                             .changes
                             .push((*position, change));
                     }
                 }
             }
             Change::Split { child, .. } => {
-                for (def, _) in indexes {
-                    for span in def.spans().iter() {
-                        slot(&mut writes, &empty, def, span.partition)
+                for target in targets {
+                    for span in target.def.spans().iter() {
+                        slot(&mut writes, target, (source, up_to), span.partition)
                             .release
                             .push(*child);
                     }
@@ -114,7 +130,8 @@ pub fn plan<'a>(
 }
 
 /// Starts feeding the indexes of the table of `group` from it while this node leads
-/// it; stops when the group closes here.
+/// it (a table without any is watched for one being added); stops when the group
+/// closes here.
 pub fn spawn(group: &Arc<PartitionGroup>, group_id: u64, feeder: Feeder) {
     let weak = Arc::downgrade(group);
     tokio::spawn(async move { run(weak, group_id, feeder).await });
@@ -137,13 +154,19 @@ async fn run(group: Weak<PartitionGroup>, group_id: u64, feeder: Feeder) {
             unrecorded = Some(next);
         }
         let idle = matches!(outcome, Ok(None));
+        // A follower, or a partition feeding no index, only watches for that to change.
+        let watching = group.partition.change_format().is_none()
+            || group.leads_for_writes(feeder.node, feeder.lease).is_err();
         if let Some(position) = unrecorded {
             if idle || recorded_at.elapsed() >= PROGRESS_EVERY {
                 // Recorded in the base log, so the next leader resumes here; losing
                 // it only means sending some changes again.
                 let _ = group
                     .raft
-                    .client_write(Command::ChangeProgress { position })
+                    .client_write(Command::ChangeProgress {
+                        position,
+                        backfilled: Vec::new(),
+                    })
                     .await;
                 unrecorded = None;
                 recorded_at = tokio::time::Instant::now();
@@ -154,6 +177,7 @@ async fn run(group: Weak<PartitionGroup>, group_id: u64, feeder: Feeder) {
                 retry = MIN_RETRY;
                 Duration::ZERO
             }
+            Ok(None) if watching => WATCH_POLL,
             Ok(None) => IDLE_POLL,
             Err(why) => {
                 tracing::debug!(table = group.table_id, partition = group.partition.index(), %why, "index delivery failed; retrying");
@@ -183,32 +207,81 @@ async fn round(
         *cursor = None;
         return Ok(None);
     }
+    let map = feeder.map.borrow().clone();
+    let source = (group.table_id, group.partition.index());
+    let tracked = super::tracked::read(log, Some(&map), source.0)?;
+    let index_tables = map.global_indexes_of(source.0);
+    let wanted: Vec<GlobalIndexShape> = index_tables
+        .iter()
+        .filter_map(|t| t.def.global_index_shape())
+        .collect();
+    if tracked.ids() != wanted.iter().map(|s| s.table_id).collect::<Vec<_>>() {
+        // An index was added to the table or removed: from the next log position on,
+        // the partition checks its writes against the table's indexes as they are now.
+        group
+            .raft
+            .client_write(Command::TrackIndexes(wanted))
+            .await
+            .map_err(|e| anyhow::anyhow!("tracking the table's new indexes: {e}"))?;
+        *cursor = None;
+        return Ok(None);
+    }
     let Some(format) = group.partition.change_format() else {
         return Ok(None);
     };
-    let map = feeder.map.borrow().clone();
-    let source = (group.table_id, group.partition.index());
-    let index_tables = map.global_indexes_of(source.0);
-    let indexes: Vec<(&TableDef, GlobalIndexShape)> = index_tables
+    report_backfilled(feeder, &map, source, &tracked).await;
+    let split_off = map
+        .replicas(source.0, source.1)
+        .is_some_and(|p| p.split_from.is_some());
+    let targets: Vec<Target> = tracked
+        .0
         .iter()
-        .filter_map(|t| Some((&t.def, t.def.global_index_shape()?)))
+        .filter_map(|t| {
+            Some(Target {
+                def: &map.table_by_id(t.shape.table_id)?.def,
+                shape: t.shape.clone(),
+                start: t.start,
+                gated: split_off && t.inherited,
+            })
+        })
         .collect();
-    if indexes.is_empty() {
+    if targets.is_empty() {
         return Ok(None);
     }
     let from = match *cursor {
         Some(c) => c,
         None => super::apply::delivered(log)?.max(1),
     };
-    let changes = read_changes(&feeder.engine, format.as_ref(), source, from, BATCH)?;
+    let mut changes = read_changes(&feeder.engine, format.as_ref(), source, from, BATCH)?;
+    // An index whose backfill is ahead gets its changes only after it: deliver up to
+    // its start, then backfill.
+    let pending = tracked.next_backfill().and_then(|p| {
+        targets
+            .iter()
+            .find(|t| t.shape.table_id == p.shape.table_id)
+    });
+    if let Some(pending) = pending {
+        changes.retain(|(position, _)| *position <= pending.start);
+        if changes.is_empty() {
+            super::backfill::run(group, feeder, source, pending).await?;
+            let next = (pending.start + 1).max(from);
+            group
+                .raft
+                .client_write(Command::ChangeProgress {
+                    position: next,
+                    backfilled: vec![pending.shape.table_id],
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("recording a finished backfill: {e}"))?;
+            *cursor = Some(next);
+            return Ok(Some(next));
+        }
+    }
     let Some(&(up_to, _)) = changes.last() else {
         *cursor = Some(from);
         return Ok(None);
     };
-    let gated = map
-        .replicas(source.0, source.1)
-        .is_some_and(|p| p.split_from.is_some());
-    let deliveries = plan(source, gated, &changes, &indexes);
+    let deliveries = plan(source, &changes, &targets);
     let sends = deliveries
         .iter()
         .map(|(def, partition, write)| feeder.client.index_write(def, *partition, write));
@@ -235,6 +308,31 @@ async fn round(
     Ok(Some(next))
 }
 
+/// Tells the metadata group about each index this partition has backfilled that the
+/// map still lists as backfilling without it (repeated until the map has it).
+async fn report_backfilled(
+    feeder: &Feeder,
+    map: &ClusterMap,
+    (table, partition): (u32, u32),
+    tracked: &super::tracked::Tracked,
+) {
+    for t in tracked.0.iter().filter(|t| t.backfilled) {
+        let waiting = map
+            .table_by_id(t.shape.table_id)
+            .and_then(|e| e.def.global_index_of.as_ref())
+            .is_some_and(|g| g.backfilling && !g.backfilled.contains(&partition));
+        if waiting {
+            if let Err(e) = feeder
+                .client
+                .report_backfilled(t.shape.table_id, partition)
+                .await
+            {
+                tracing::debug!(table, partition, index = %t.shape.name, %e, "reporting a finished backfill failed; will retry");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +355,8 @@ mod tests {
                 projection: Projection::KeysOnly,
                 status: IndexStatus::Active,
                 backfilling: false,
+                online: false,
+                backfilled: Default::default(),
             }),
             ..TableDef::new(
                 "t/by_city",
@@ -293,7 +393,12 @@ mod tests {
     fn each_index_partition_gets_its_share_in_log_order() {
         let def = index_table(9, 4);
         let shape = def.global_index_shape().unwrap();
-        let indexes = vec![(&def, shape.clone())];
+        let indexes = vec![Target {
+            def: &def,
+            shape: shape.clone(),
+            start: 0,
+            gated: false,
+        }];
         let changes = vec![
             (3, change("u1", None, Some(user("u1", "Paris")))),
             (4, change("u2", None, Some(user("u2", "Oslo")))),
@@ -302,7 +407,7 @@ mod tests {
                 change("u1", Some(user("u1", "Paris")), Some(user("u1", "Oslo"))),
             ),
         ];
-        let deliveries = plan((1, 0), false, &changes, &indexes);
+        let deliveries = plan((1, 0), &changes, &indexes);
         let mut seen: Vec<(u64, IndexChange)> = Vec::new();
         for (d, partition, write) in &deliveries {
             assert_eq!(d.id, 9);
@@ -337,7 +442,12 @@ mod tests {
     #[test]
     fn a_split_releases_the_child_at_every_index_partition() {
         let def = index_table(9, 3);
-        let indexes = vec![(&def, def.global_index_shape().unwrap())];
+        let indexes = vec![Target {
+            def: &def,
+            shape: def.global_index_shape().unwrap(),
+            start: 0,
+            gated: true,
+        }];
         let changes = vec![(
             7,
             Change::Split {
@@ -345,11 +455,46 @@ mod tests {
                 at: 1 << 62,
             },
         )];
-        let deliveries = plan((1, 2), true, &changes, &indexes);
+        let deliveries = plan((1, 2), &changes, &indexes);
         let partitions: Vec<u32> = deliveries.iter().map(|d| d.1).collect();
         assert_eq!(partitions, [0, 1, 2]);
         assert!(deliveries
             .iter()
             .all(|(_, _, w)| w.release == [5] && w.changes.is_empty() && w.gated && w.up_to == 7));
+    }
+
+    #[test]
+    fn an_index_gets_only_the_changes_after_it_was_added_but_every_release() {
+        let def = index_table(9, 2);
+        let shape = def.global_index_shape().unwrap();
+        let targets = vec![Target {
+            def: &def,
+            shape: shape.clone(),
+            start: 4,
+            gated: false,
+        }];
+        let changes = vec![
+            (3, change("u1", None, Some(user("u1", "Paris")))),
+            (
+                4,
+                Change::Split {
+                    child: 6,
+                    at: 1 << 62,
+                },
+            ),
+            (5, change("u2", None, Some(user("u2", "Oslo")))),
+        ];
+        let deliveries = plan((1, 0), &changes, &targets);
+        let positions: Vec<u64> = deliveries
+            .iter()
+            .flat_map(|(_, _, w)| w.changes.iter().map(|c| c.0))
+            .collect();
+        assert_eq!(positions, [5]);
+        assert_eq!(
+            deliveries.len(),
+            2,
+            "the release goes to both index partitions"
+        );
+        assert!(deliveries.iter().all(|(_, _, w)| w.release == [6]));
     }
 }

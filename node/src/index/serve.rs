@@ -73,6 +73,9 @@ impl NodeService {
                 Reply::NotReleased => {
                     IndexWriteResult::Refused(refused(pb::Refusal::NotReleased, 0))
                 }
+                Reply::BackfillRestart => {
+                    IndexWriteResult::Refused(refused(pb::Refusal::BackfillRestart, 0))
+                }
                 Reply::NotOwned => IndexWriteResult::Refused(stale(self.map_epoch())),
                 other => return Err(Status::internal(format!("unexpected reply {other:?}"))),
             })),

@@ -2,7 +2,8 @@
 //! position its changes are in up to (raft state `index_sources`, protobuf
 //! `rotor.v1.IndexSources`, written in the batch of each index write). A copy that
 //! arrives again, late or from a deposed leader, is thus applied at most once; and a
-//! split-off base partition is listed only once its parent released it.
+//! split-off base partition is listed only once its parent released it. A source
+//! backfilling into the index has its backfill's cursor here too.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,21 @@ use rotor_proto::v1 as pb;
 /// The raft state record of an index partition's sources.
 pub const INDEX_SOURCES: &str = "index_sources";
 
-/// Base partition (table id, partition) -> position its changes are in up to.
+/// Where a source's backfill stands: its attempt, and the item key its pages are in
+/// up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillCursor {
+    pub attempt: u64,
+    pub through: Vec<u8>,
+}
+
+/// Base partition (table id, partition) -> position its changes are in up to; and
+/// for those backfilling at that position, their cursor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sources(pub BTreeMap<(u32, u32), u64>);
+pub struct Sources(
+    pub BTreeMap<(u32, u32), u64>,
+    pub BTreeMap<(u32, u32), BackfillCursor>,
+);
 
 impl Sources {
     pub fn decode(bytes: Option<&[u8]>) -> Result<Sources, String> {
@@ -22,13 +35,20 @@ impl Sources {
             return Ok(Sources::default());
         };
         let record = pb::IndexSources::decode(bytes).map_err(|e| e.to_string())?;
-        Ok(Sources(
-            record
-                .sources
-                .into_iter()
-                .map(|s| ((s.table, s.partition), s.position))
-                .collect(),
-        ))
+        let mut sources = Sources::default();
+        for s in record.sources {
+            sources.0.insert((s.table, s.partition), s.position);
+            if let Some(b) = s.backfill {
+                sources.1.insert(
+                    (s.table, s.partition),
+                    BackfillCursor {
+                        attempt: b.attempt,
+                        through: b.through,
+                    },
+                );
+            }
+        }
+        Ok(sources)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -40,6 +60,10 @@ impl Sources {
                     table,
                     partition,
                     position,
+                    backfill: self.1.get(&(table, partition)).map(|c| pb::BackfillCursor {
+                        attempt: c.attempt,
+                        through: c.through.clone(),
+                    }),
                 })
                 .collect(),
         }

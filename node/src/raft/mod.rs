@@ -40,7 +40,7 @@ mod wire_tests;
 
 use openraft::BasicNode;
 use rotor_model::cluster::{MetaCommand, MetaOutcome};
-use rotor_model::global_index::IndexWrite;
+use rotor_model::global_index::{GlobalIndexShape, IndexWrite};
 use rotor_model::write::{WriteOutcome, WriteRequest};
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +61,16 @@ pub enum Command {
     },
     /// An index partition's share of a base partition's changes (see `crate::index`).
     IndexWrite(Box<IndexWrite>),
-    /// A base partition's change log is delivered to its indexes up to `position`.
+    /// A base partition's change log is delivered to its indexes up to `position`,
+    /// and its items are in the indexes `backfilled` (their tables' ids).
     ChangeProgress {
         position: u64,
+        #[serde(default)]
+        backfilled: Vec<u32>,
     },
+    /// A base partition checks its writes against, and keeps its change log for, these
+    /// global secondary indexes from here on (see `crate::index::tracked`).
+    TrackIndexes(Vec<GlobalIndexShape>),
 }
 
 /// What applying a `Command` decided, handed back to the proposer (in process only;
@@ -82,6 +88,9 @@ pub enum Reply {
     IndexApplied,
     /// An index write from a split-off base partition not yet released by its parent.
     NotReleased,
+    /// A backfill page that does not follow the pages applied before it: the
+    /// backfill must start again.
+    BackfillRestart,
     /// The change log's progress was recorded.
     Progress,
     Meta(Box<MetaOutcome>),

@@ -182,7 +182,10 @@ async fn a_snapshot_carries_the_change_log_and_the_index_records() {
     )
     .await;
     let commands = vec![
-        Command::ChangeProgress { position: 3 },
+        Command::ChangeProgress {
+            position: 3,
+            backfilled: Vec::new(),
+        },
         Command::IndexWrite(Box::new(IndexWrite {
             source: (7, 0),
             up_to: 9,

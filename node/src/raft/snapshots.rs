@@ -24,10 +24,11 @@ use rotor_storage::{ExportSink, PartitionExport, StorageError as RotorStorageErr
 use super::records::Record;
 
 /// A partition group's records that a snapshot carries with its state: an index
-/// partition's sources, a base partition's delivered position.
-const CARRIED_RECORDS: [&str; 2] = [
+/// partition's sources, a base partition's delivered position and tracked indexes.
+const CARRIED_RECORDS: [&str; 3] = [
     crate::index::sources::INDEX_SOURCES,
     crate::index::apply::CHANGE_PROGRESS,
+    crate::index::tracked::TRACKED_INDEXES,
 ];
 use super::snapshot_file::{range_of, span_of, SnapshotReader, SnapshotWriter, FORMAT_VERSION};
 use super::state_machine::{
@@ -262,6 +263,8 @@ impl StateMachine {
                     .map_err(|e| storage_error(false, e));
                 let _ = std::fs::remove_file(&sst);
                 let summary = summary?;
+                crate::index::tracked::reload(log, partition)
+                    .map_err(|e| storage_error(false, e))?;
                 tracing::debug!(
                     group = log.group(),
                     items = summary.stats.item_count,

@@ -181,7 +181,9 @@ impl StateMachine {
                 let parent_membership = self.inner.applied.lock().membership.clone();
                 let mut child_state =
                     super::split_half::first_state(engine, child_group, &parent_membership);
-                // An index partition's half has every source the parent had.
+                // An index partition's half has every source the parent had; a base
+                // partition's half feeds the same indexes.
+                let child_log = rotor_storage::GroupLog::new(engine.clone(), child_group);
                 let sources = crate::index::sources::INDEX_SOURCES;
                 if let Some(bytes) = self
                     .inner
@@ -189,8 +191,15 @@ impl StateMachine {
                     .record(sources)
                     .map_err(|e| storage_error(false, e))?
                 {
-                    let child_log = rotor_storage::GroupLog::new(engine.clone(), child_group);
                     child_state.push(child_log.state_record(sources, bytes));
+                }
+                let tracked = crate::index::tracked::read(&self.inner.log, None, 0)
+                    .map_err(|e| storage_error(false, e))?;
+                if !tracked.0.is_empty() {
+                    child_state.push(child_log.state_record(
+                        crate::index::tracked::TRACKED_INDEXES,
+                        tracked.for_split_half().encode(),
+                    ));
                 }
                 let outcome = partition
                     .split(
@@ -224,9 +233,28 @@ impl StateMachine {
                 crate::index::apply::index_write(&self.inner.log, partition, &write, record)
                     .map_err(|e| storage_error(false, e))
             }
-            (Machine::Partition { partition, .. }, Command::ChangeProgress { position }) => {
-                crate::index::apply::change_progress(&self.inner.log, partition, position, record)
-                    .map_err(|e| storage_error(false, e))
+            (
+                Machine::Partition { partition, .. },
+                Command::ChangeProgress {
+                    position,
+                    backfilled,
+                },
+            ) => crate::index::apply::change_progress(
+                &self.inner.log,
+                partition,
+                (position, &backfilled),
+                record,
+            )
+            .map_err(|e| storage_error(false, e)),
+            (Machine::Partition { partition, .. }, Command::TrackIndexes(indexes)) => {
+                crate::index::tracked::apply_track(
+                    &self.inner.log,
+                    partition,
+                    indexes,
+                    log_id.index,
+                    record,
+                )
+                .map_err(|e| storage_error(false, e))
             }
             (Machine::Meta { map }, Command::Meta(cmd)) => {
                 let mut next = (**map.borrow()).clone();

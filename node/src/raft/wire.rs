@@ -147,9 +147,16 @@ pub fn command_to_wire(command: &Command) -> pb::Command {
             child: *child,
         }),
         Command::IndexWrite(write) => C::IndexWrite(pb::IndexWrite::from(write.as_ref())),
-        Command::ChangeProgress { position } => C::ChangeProgress(pb::ChangeProgress {
+        Command::ChangeProgress {
+            position,
+            backfilled,
+        } => C::ChangeProgress(pb::ChangeProgress {
             position: *position,
+            backfilled: backfilled.clone(),
         }),
+        Command::TrackIndexes(indexes) => {
+            C::TrackIndexes(crate::index::tracked::track_to_wire(indexes))
+        }
     };
     pb::Command {
         command: Some(command),
@@ -168,7 +175,16 @@ pub fn command_from_wire(command: pb::Command) -> Result<Command> {
         C::IndexWrite(write) => Command::IndexWrite(Box::new(write.try_into()?)),
         C::ChangeProgress(p) => Command::ChangeProgress {
             position: p.position,
+            backfilled: p.backfilled,
         },
+        C::TrackIndexes(t) => {
+            Command::TrackIndexes(crate::index::tracked::track_from_wire(t).map_err(|reason| {
+                WireError::Invalid {
+                    field: "TrackIndexes",
+                    reason,
+                }
+            })?)
+        }
     })
 }
 

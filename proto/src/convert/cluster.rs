@@ -196,6 +196,18 @@ impl From<&MetaCommand> for pb::MetaCommand {
                     capacity: Some(capacity.into()),
                 })
             }
+            MetaCommand::CreateGlobalIndex { index } => {
+                Command::CreateGlobalIndex(pb::CreateGlobalIndex {
+                    index: Some(index.into()),
+                })
+            }
+            MetaCommand::GlobalIndexBackfilled {
+                index_table_id,
+                partition,
+            } => Command::GlobalIndexBackfilled(pb::GlobalIndexBackfilled {
+                index_table_id: *index_table_id,
+                partition: *partition,
+            }),
         };
         pb::MetaCommand {
             command: Some(command),
@@ -255,6 +267,13 @@ impl TryFrom<pb::MetaCommand> for MetaCommand {
             Command::SetPartitionCapacity(c) => MetaCommand::SetPartitionCapacity {
                 capacity: required(c.capacity, "SetPartitionCapacity.capacity")?.try_into()?,
             },
+            Command::CreateGlobalIndex(c) => MetaCommand::CreateGlobalIndex {
+                index: required(c.index, "CreateGlobalIndex.index")?.try_into()?,
+            },
+            Command::GlobalIndexBackfilled(c) => MetaCommand::GlobalIndexBackfilled {
+                index_table_id: c.index_table_id,
+                partition: c.partition,
+            },
         })
     }
 }
@@ -269,6 +288,7 @@ impl From<&MetaReply> for pb::MetaReply {
             MetaReply::UnknownNode(id) => Reply::UnknownNode(*id),
             MetaReply::Refused(why) => Reply::Refused(why.clone()),
             MetaReply::Changed(what) => Reply::Changed(what.clone()),
+            MetaReply::LimitExceeded(why) => Reply::LimitExceeded(why.clone()),
         };
         pb::MetaReply { reply: Some(reply) }
     }
@@ -287,6 +307,7 @@ impl TryFrom<pb::MetaReply> for MetaReply {
             Reply::UnknownNode(id) => MetaReply::UnknownNode(id),
             Reply::Refused(why) => MetaReply::Refused(why),
             Reply::Changed(what) => MetaReply::Changed(what),
+            Reply::LimitExceeded(why) => MetaReply::LimitExceeded(why),
         })
     }
 }

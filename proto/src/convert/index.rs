@@ -1,7 +1,9 @@
 //! Secondary index definitions on the wire (metadata.proto `LocalIndex`,
 //! `GlobalIndexOf`).
 
-use rotor_model::global_index::{GlobalIndexOf, IndexChange, IndexStatus, IndexWrite};
+use rotor_model::global_index::{
+    BackfillPage, GlobalIndexOf, IndexChange, IndexStatus, IndexWrite,
+};
 use rotor_model::index::{LocalIndex, Projection};
 
 use super::{item_from_wire, item_to_wire, required, unspecified, WireError};
@@ -97,6 +99,8 @@ impl From<&GlobalIndexOf> for pb::GlobalIndexOf {
             projection: Some((&g.projection).into()),
             status: pb::IndexStatus::from(g.status).into(),
             backfilling: g.backfilling,
+            online: g.online,
+            backfilled: g.backfilled.iter().copied().collect(),
         }
     }
 }
@@ -119,6 +123,8 @@ impl TryFrom<pb::GlobalIndexOf> for GlobalIndexOf {
             projection: required(g.projection, "GlobalIndexOf.projection")?.try_into()?,
             status: status.try_into()?,
             backfilling: g.backfilling,
+            online: g.online,
+            backfilled: g.backfilled.into_iter().collect(),
         })
     }
 }
@@ -147,6 +153,12 @@ impl From<&IndexWrite> for pb::IndexWrite {
                 })
                 .collect(),
             release: w.release.clone(),
+            backfill: w.backfill.as_ref().map(|b| pb::BackfillPage {
+                start: b.start,
+                attempt: b.attempt,
+                after: b.after.clone(),
+                through: b.through.clone(),
+            }),
         }
     }
 }
@@ -175,6 +187,12 @@ impl TryFrom<pb::IndexWrite> for IndexWrite {
             up_to: w.up_to,
             changes,
             release: w.release,
+            backfill: w.backfill.map(|b| BackfillPage {
+                start: b.start,
+                attempt: b.attempt,
+                after: b.after,
+                through: b.through,
+            }),
         })
     }
 }

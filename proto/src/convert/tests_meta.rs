@@ -113,6 +113,8 @@ fn scaled_table() -> TableDef {
         projection: Projection::Include(vec!["note".to_owned()]),
         status: IndexStatus::Creating,
         backfilling: true,
+        online: true,
+        backfilled: [0].into(),
     });
     t.capacity_changes = CapacityChanges {
         last_increase: Some(1_700_000_300.0),
@@ -270,6 +272,13 @@ fn every_command() -> Vec<MetaCommand> {
                 write: 1000,
             },
         },
+        MetaCommand::CreateGlobalIndex {
+            index: scaled_table(),
+        },
+        MetaCommand::GlobalIndexBackfilled {
+            index_table_id: 9,
+            partition: 2,
+        },
     ]
 }
 
@@ -290,6 +299,7 @@ fn every_meta_reply_round_trips() {
         MetaReply::UnknownNode(99),
         MetaReply::Refused("the range moved on".to_owned()),
         MetaReply::Changed("write capacity".to_owned()),
+        MetaReply::LimitExceeded("one index at a time".to_owned()),
     ];
     for (epoch, reply) in replies.into_iter().enumerate() {
         round_trip::<MetaReply, pb::MetaReply>(&reply);

@@ -82,6 +82,25 @@ impl Backend for ClusterBackend {
         Ok(def)
     }
 
+    async fn create_global_index(&self, mut index: TableDef) -> Result<TableDef, BackendError> {
+        if index.partition_count == 0 {
+            index.partition_count = self.options.partitions_per_table.max(1);
+        }
+        match self
+            .apply_meta(MetaCommand::CreateGlobalIndex { index })
+            .await?
+        {
+            MetaReply::Table(def) => {
+                tracing::info!(index = %def.name, id = def.id, partitions = def.partition_count, "global secondary index added; backfilling");
+                Ok(def)
+            }
+            MetaReply::TableNotFound(n) => Err(BackendError::TableNotFound(n)),
+            MetaReply::Refused(why) => Err(BackendError::Invalid(why)),
+            MetaReply::LimitExceeded(why) => Err(BackendError::LimitExceeded(why)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     fn table(&self, name: &str) -> Option<TableDef> {
         self.map().table(name).map(|t| t.def.clone())
     }

@@ -20,6 +20,10 @@ pub enum IndexWriteError {
     /// changes before the split: try again later.
     #[error("the index partition waits for the parent of base partition {0:?}")]
     NotReleased((u32, u32)),
+    /// A backfill page that does not follow the pages the index partition has: the
+    /// backfill must start again.
+    #[error("the index partition asks base partition {0:?} to start its backfill again")]
+    BackfillRestart((u32, u32)),
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -33,8 +37,9 @@ impl ClusterBackend {
         write: &IndexWrite,
     ) -> Result<(), IndexWriteError> {
         let encoded = pb::IndexWrite::from(write);
+        let source = write.source;
         let route = Route::Leader { idempotent: true };
-        let released = self
+        let outcome = self
             .call_partition(
                 index,
                 partition,
@@ -50,12 +55,17 @@ impl ClusterBackend {
                         let reply = timed(t, client.index_write(request(req, t))).await?;
                         Ok(match reply.result {
                             Some(pb::index_write_reply::Result::AppliedAt(_)) => {
-                                Answer::Value(true)
+                                Answer::Value(None)
                             }
                             Some(pb::index_write_reply::Result::Refused(r))
                                 if r.reason() == pb::Refusal::NotReleased =>
                             {
-                                Answer::Value(false)
+                                Answer::Value(Some(IndexWriteError::NotReleased(source)))
+                            }
+                            Some(pb::index_write_reply::Result::Refused(r))
+                                if r.reason() == pb::Refusal::BackfillRestart =>
+                            {
+                                Answer::Value(Some(IndexWriteError::BackfillRestart(source)))
                             }
                             Some(pb::index_write_reply::Result::Refused(r)) => Answer::Refused(r),
                             None => Answer::Fail(BackendError::Internal(
@@ -66,10 +76,26 @@ impl ClusterBackend {
                 },
             )
             .await?;
-        if released {
-            Ok(())
-        } else {
-            Err(IndexWriteError::NotReleased(write.source))
+        match outcome {
+            None => Ok(()),
+            Some(refusal) => Err(refusal),
         }
+    }
+}
+
+impl ClusterBackend {
+    /// Tells the metadata group that base partition `partition` has copied its items
+    /// into the index held by table `index_table_id`.
+    pub async fn report_backfilled(
+        &self,
+        index_table_id: u32,
+        partition: u32,
+    ) -> Result<(), BackendError> {
+        self.apply_meta(rotor_model::cluster::MetaCommand::GlobalIndexBackfilled {
+            index_table_id,
+            partition,
+        })
+        .await
+        .map(|_| ())
     }
 }

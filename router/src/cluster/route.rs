@@ -226,6 +226,7 @@ impl ClusterBackend {
                         Refusal::UnknownPartition => "unknown_partition",
                         Refusal::Throttled => "throttled",
                         Refusal::NotReleased => "not_released",
+                        Refusal::BackfillRestart => "backfill_restart",
                         Refusal::None => "refused",
                     };
                     last = format!(

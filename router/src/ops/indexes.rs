@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{validate_table_name, Request};
 
-fn invalid(what: impl AsRef<str>) -> ApiError {
+pub(super) fn invalid(what: impl AsRef<str>) -> ApiError {
     ApiError::validation(format!(
         "One or more parameter values were invalid: {}",
         what.as_ref()
@@ -106,55 +106,15 @@ pub(super) fn parse_global_indexes(
     if list.is_empty() {
         return Err(invalid("List of GlobalSecondaryIndexes is empty"));
     }
-    let defined: Vec<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
     let mut out: Vec<GlobalIndexRequest> = Vec::with_capacity(list.len());
     for (i, index) in list.iter().enumerate() {
         let wire = format!("globalSecondaryIndexes.{}.member", i + 1);
-        let name = parse_index_name(index, &wire)?;
-        let keys = parse_index_keys(index, &wire, &defined)?;
-        let projection = parse_projection(index.get("Projection"), &wire)?;
-        let throughput = index.get("ProvisionedThroughput").filter(|t| !t.is_null());
-        if !provisioned && throughput.is_some() {
-            return Err(invalid(format!(
-                "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-            )));
-        }
-        if provisioned && throughput.is_none() {
-            // DynamoDB Local's message (checked against it).
-            return Err(ApiError::validation(
-                "No provisioned throughput specified for the global secondary index",
-            ));
-        }
+        let parsed = parse_global_index(index, &wire, attrs, provisioned)?;
+        let name = parsed.name.as_str();
         if taken.contains(&name) || out.iter().any(|o| o.name == name) {
             return Err(invalid(format!("Duplicate index name: {name}")));
         }
-        let attr = |n: &str| {
-            attrs
-                .iter()
-                .find(|a| a.name == n)
-                .cloned()
-                .ok_or_else(|| invalid("Index key is not defined"))
-        };
-        let key_schema = KeySchema {
-            partition: attr(&keys[0].0)?,
-            sort: keys.get(1).map(|(n, _)| attr(n)).transpose()?,
-        };
-        let mut settings = serde_json::Map::new();
-        for field in [
-            "ProvisionedThroughput",
-            "OnDemandThroughput",
-            "WarmThroughput",
-        ] {
-            if let Some(v) = index.get(field).filter(|v| !v.is_null()) {
-                settings.insert(field.to_owned(), v.clone());
-            }
-        }
-        out.push(GlobalIndexRequest {
-            name: name.to_owned(),
-            key_schema,
-            projection,
-            settings: Json::Object(settings),
-        });
+        out.push(parsed);
     }
     if out.len() > MAX_GLOBAL_INDEXES {
         return Err(invalid(format!(
@@ -162,6 +122,60 @@ pub(super) fn parse_global_indexes(
         )));
     }
     Ok(out)
+}
+
+/// One global secondary index definition (CreateTable's, or UpdateTable's Create),
+/// checked against the attribute definitions `attrs` (`provisioned`: the table's
+/// billing mode, which decides whether it must have its own ProvisionedThroughput).
+pub(super) fn parse_global_index(
+    index: &Json,
+    wire: &str,
+    attrs: &[KeyAttribute],
+    provisioned: bool,
+) -> ApiResult<GlobalIndexRequest> {
+    let defined: Vec<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
+    let name = parse_index_name(index, wire)?;
+    let keys = parse_index_keys(index, wire, &defined)?;
+    let projection = parse_projection(index.get("Projection"), wire)?;
+    let throughput = index.get("ProvisionedThroughput").filter(|t| !t.is_null());
+    if !provisioned && throughput.is_some() {
+        return Err(invalid(format!(
+            "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+        )));
+    }
+    if provisioned && throughput.is_none() {
+        // DynamoDB Local's message (checked against it).
+        return Err(ApiError::validation(
+            "No provisioned throughput specified for the global secondary index",
+        ));
+    }
+    let attr = |n: &str| {
+        attrs
+            .iter()
+            .find(|a| a.name == n)
+            .cloned()
+            .ok_or_else(|| invalid("Index key is not defined"))
+    };
+    let key_schema = KeySchema {
+        partition: attr(&keys[0].0)?,
+        sort: keys.get(1).map(|(n, _)| attr(n)).transpose()?,
+    };
+    let mut settings = serde_json::Map::new();
+    for field in [
+        "ProvisionedThroughput",
+        "OnDemandThroughput",
+        "WarmThroughput",
+    ] {
+        if let Some(v) = index.get(field).filter(|v| !v.is_null()) {
+            settings.insert(field.to_owned(), v.clone());
+        }
+    }
+    Ok(GlobalIndexRequest {
+        name: name.to_owned(),
+        key_schema,
+        projection,
+        settings: Json::Object(settings),
+    })
 }
 
 /// An index definition's `IndexName`.
@@ -268,7 +282,13 @@ fn parse_projection(projection: Option<&Json>, wire: &str) -> ApiResult<Projecti
     match kind {
         "ALL" => Ok(Projection::All),
         "KEYS_ONLY" => Ok(Projection::KeysOnly),
-        "INCLUDE" => Ok(Projection::Include(non_key.unwrap_or_default())),
+        "INCLUDE" => match non_key {
+            Some(names) => Ok(Projection::Include(names)),
+            // DynamoDB Local's message (checked against it).
+            None => Err(ApiError::validation(
+                "If Projection type INCLUDE is specified, some non-key attributes to include in the projection must be specified as well",
+            )),
+        },
         other => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{other}' at '{wire}.projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
         ))),

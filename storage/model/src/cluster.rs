@@ -198,6 +198,18 @@ pub enum MetaCommand {
     SetPartitionCapacity {
         capacity: UnitsPerSecond,
     },
+    /// Adds a global secondary index to an existing table (UpdateTable): `index` is
+    /// the index's table, `global_index_of` naming the table; it starts CREATING and
+    /// backfilling. Refused while another index of the table is being created.
+    CreateGlobalIndex {
+        index: TableDef,
+    },
+    /// Partition `partition` of an index's table has copied its items into the index
+    /// (table `index_table_id`); once all have, the index is ACTIVE.
+    GlobalIndexBackfilled {
+        index_table_id: u32,
+        partition: u32,
+    },
 }
 
 /// What applying a `MetaCommand` decided. (One per metadata change, sent once: the size
@@ -214,6 +226,8 @@ pub enum MetaReply {
     Refused(String),
     /// The table is no longer as the change expected it; what changed.
     Changed(String),
+    /// Too much at once (DynamoDB's LimitExceededException); why.
+    LimitExceeded(String),
 }
 
 /// A `MetaReply` and the map epoch right after it was applied, so that a caller can wait

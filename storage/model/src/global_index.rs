@@ -10,6 +10,8 @@
 //! one key range, as on a table. Items without the index's key have no entry (a
 //! sparse index).
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -54,6 +56,12 @@ pub struct GlobalIndexOf {
     pub status: IndexStatus,
     /// Whether existing items are still being copied in (`Backfilling`).
     pub backfilling: bool,
+    /// Added to an existing table by UpdateTable (its partitions' change logs start
+    /// when each of them learns of it), not made with the table.
+    pub online: bool,
+    /// While backfilling: the table's partitions that have copied their items in. The
+    /// index is ACTIVE once every partition of the table is here.
+    pub backfilled: BTreeSet<u32>,
 }
 
 /// The name of the table that holds index `index` of table `base`.
@@ -91,10 +99,34 @@ pub struct IndexWrite {
     pub changes: Vec<(u64, IndexChange)>,
     /// Partitions split off the source that may now send their own changes.
     pub release: Vec<u32>,
+    /// A page of the source's items copied into a new index (its changes are all at
+    /// the backfill's `start`), not changes from its log.
+    #[serde(default)]
+    pub backfill: Option<BackfillPage>,
+}
+
+/// Where one page of a backfill stands: a base partition copying its items, in key
+/// order and a page at a time, into an index added to its table.
+///
+/// Each page goes to every partition of the index (empty where it has no entries for
+/// it), which applies it only right after the page before it of the same attempt, or
+/// as the first page of an attempt; so no page is applied twice, and an attempt cut
+/// short by a leader change is started again rather than continued from a guess.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillPage {
+    /// The base log position the index was added at: its log holds every change after
+    /// it, which follows the backfill.
+    pub start: u64,
+    /// This run of the backfill (a new one after any restart).
+    pub attempt: u64,
+    /// The item key the page before ended at (None: the first page).
+    pub after: Option<Vec<u8>>,
+    /// The item key this page ends at.
+    pub through: Vec<u8>,
 }
 
 /// One GSI as a writer of its entries sees it: where they go and what they hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalIndexShape {
     /// The index's own table id.
     pub table_id: u32,
@@ -174,8 +206,14 @@ impl GlobalIndexShape {
     /// in the index, in the order to apply: the old entry removed if its key changed,
     /// then the new entry written if it differs from the old.
     pub fn changes(&self, old: Option<&Item>, new: Option<&Item>) -> Vec<IndexChange> {
-        let before = old.and_then(|o| Some((self.entry_key(o)?, self.project(o))));
-        let after = new.and_then(|n| Some((self.entry_key(n)?, self.project(n))));
+        // An item whose index key has the wrong type (one written before the index was
+        // added) has no entry: DynamoDB's index key violation.
+        let entry = |item: &Item| {
+            self.check(item).ok()?;
+            Some((self.entry_key(item)?, self.project(item)))
+        };
+        let before = old.and_then(entry);
+        let after = new.and_then(entry);
         let mut out = Vec::new();
         match (before, after) {
             (None, None) => {}

@@ -101,6 +101,12 @@ impl Backend for MemoryBackend {
         }
     }
 
+    async fn create_global_index(&self, _index: TableDef) -> Result<TableDef, BackendError> {
+        Err(BackendError::Invalid(
+            "the in-memory backend keeps no global secondary indexes".into(),
+        ))
+    }
+
     async fn delete_table(&self, name: &str) -> Result<TableDef, BackendError> {
         let mut tables = self.tables.lock().map_err(|_| Self::poisoned())?;
         tables

@@ -59,6 +59,16 @@ impl<'a> ReadTarget<'a> {
         });
         match global {
             Some(global) => {
+                if global
+                    .0
+                    .global_index_of
+                    .as_ref()
+                    .is_some_and(|g| g.backfilling)
+                {
+                    return Err(ApiError::validation(format!(
+                        "Cannot read from backfilling global secondary index: {name}"
+                    )));
+                }
                 if req.bool("ConsistentRead")? == Some(true) {
                     return Err(ApiError::validation(
                         "Consistent reads are not supported on global secondary indexes",

@@ -7,6 +7,7 @@
 //! ```
 
 mod describe;
+mod index_updates;
 mod parse;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -123,7 +124,10 @@ pub async fn create_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
 
 /// The table that holds a new global secondary index of table `base`: the index's key
 /// schema, its own capacity settings, the base table's billing mode.
-fn global_index_table(base: &TableDef, index: &GlobalIndexRequest) -> ApiResult<TableDef> {
+pub(super) fn global_index_table(
+    base: &TableDef,
+    index: &GlobalIndexRequest,
+) -> ApiResult<TableDef> {
     let settings = Request::new(&index.settings)?;
     let (read_capacity_units, write_capacity_units) =
         parse_throughput(&settings)?.unwrap_or((0, 0));
@@ -156,6 +160,8 @@ fn global_index_table(base: &TableDef, index: &GlobalIndexRequest) -> ApiResult<
             projection: index.projection.clone(),
             status: IndexStatus::Active,
             backfilling: false,
+            online: false,
+            backfilled: Default::default(),
         }),
         ..TableDef::new(
             index_table_name(&base.name, &index.name),
@@ -260,13 +266,10 @@ pub fn list_tables<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json
 
 pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResult<Json> {
     let name = req.table_name()?;
-    req.reject_unsupported(
-        "GlobalSecondaryIndexUpdates",
-        "an index added later needs a backfill of the existing items, which is not built yet; define global secondary indexes in CreateTable",
-    )?;
     req.reject_unsupported("ReplicaUpdates", "global tables are not planned")?;
     // A missing table is what is wrong before anything else.
-    super::table(backend, name)?;
+    let current = super::table(backend, name)?;
+    let index_actions = index_updates::parse(req, &current, &backend.global_indexes(&current))?;
     let update = TableUpdate {
         billing: parse_billing_mode(req)?,
         throughput: parse_throughput(req)?,
@@ -275,18 +278,23 @@ pub async fn update_table<B: Backend>(backend: &B, req: &Request<'_>) -> ApiResu
         on_demand: parse_on_demand_throughput(req)?,
         warm: parse_warm_throughput(req)?,
     };
-    if update.billing.is_none()
+    let table_unchanged = update.billing.is_none()
         && update.throughput.is_none()
         && update.deletion_protection.is_none()
         && update.table_class.is_none()
         && update.on_demand.is_none()
-        && update.warm.is_none()
-    {
+        && update.warm.is_none();
+    if table_unchanged && index_actions.is_none() {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
-    super::change_table(backend, name, |def| update.apply(def)).await?;
+    if !table_unchanged {
+        super::change_table(backend, name, |def| update.apply(def)).await?;
+    }
+    if let Some(actions) = index_actions {
+        index_updates::apply(backend, &current, actions).await?;
+    }
     let def = super::table(backend, name)?;
     let stats = backend.table_stats(&def).await?;
     let status = table_status(backend, &def);
