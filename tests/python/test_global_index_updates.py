@@ -257,6 +257,9 @@ def test_index_update_errors_are_dynamodbs(client, make_table):
     assert refused([create_action()], defs=[{"AttributeName": "total", "AttributeType": "N"}]) == (
         "ValidationException",
         "Global Secondary Index hash key not specified in Attribute Definitions.Type unknown.")
+    assert refused([create_action()], defs=[{"AttributeName": "pk", "AttributeType": "N"}]) == (
+        "ValidationException",
+        "invalid attribute, SchemaElement redefined should be of same type as previously defined")
     assert refused([]) == ("ValidationException", "Nothing to update")
     assert refused([{}]) == ("ValidationException", "Update global secondary index action is null")
     assert refused([{"Delete": {"IndexName": "nope"}}]) == (

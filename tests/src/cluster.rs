@@ -55,7 +55,10 @@ fn spawn(args: &[String]) -> (Child, Log) {
     );
     let mut child = Command::new(&bin)
         .args(args)
-        .env("RUST_LOG", "info,openraft=off")
+        .env(
+            "RUST_LOG",
+            std::env::var("ROTOR_TEST_NODE_LOG").unwrap_or_else(|_| "info,openraft=off".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

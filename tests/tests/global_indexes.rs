@@ -4,6 +4,10 @@
 //! come back), and after each step the index, read through the AWS SDK for Rust
 //! (paged Scans and Queries of the index), converges to exactly what the table's items
 //! imply: no entry missing, extra or stale.
+//!
+//! An index added later (UpdateTable) is backfilled while writes go on, a partition of
+//! the table splits and a node holding its replicas is killed: once ACTIVE it too
+//! holds exactly what the table implies; deleted, it is gone and checks nothing.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use aws_sdk_dynamodb::types::{
 };
 use rotor_node::admin::fetch_map;
 use rotor_tests::cluster::Cluster;
-use rotor_tests::index_rounds::{write_round, Truth};
+use rotor_tests::index_rounds::{write_round, Truth, ARTISTS, SONGS};
 use rotor_tests::{create_table_request, sdk_client_with_attempts};
 
 const TABLE: &str = "gsi_moves";
@@ -29,33 +33,39 @@ fn index_table() -> String {
     format!("{TABLE}/{INDEX}")
 }
 
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
+}
+
+fn album_definition() -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name("album")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+/// The index's projection: its keys, the table's, and `v`.
+fn projection() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .non_key_attributes("v")
+        .build()
+}
+
 async fn create_indexed_table(client: &aws_sdk_dynamodb::Client) {
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
     create_table_request(client, TABLE, true)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("album")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(album_definition())
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(INDEX)
                 .key_schema(key("album", KeyType::Hash))
                 .key_schema(key("sk", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::Include)
-                        .non_key_attributes("v")
-                        .build(),
-                )
+                .projection(projection())
                 .build()
                 .unwrap(),
         )
@@ -261,5 +271,189 @@ async fn global_indexes_stay_exact_through_splits_moves_a_drain_and_a_kill() {
             "the status report does not show the index caught up:\n{report}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Songs written before the index is added, beyond the rounds' (several backfill
+/// pages per partition).
+const FILLER: u64 = 1_500;
+
+/// Writes the filler songs (albums like the rounds') and records them in `truth`.
+async fn fill(client: &aws_sdk_dynamodb::Client, truth: &mut Truth) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let songs: Vec<u64> = (SONGS..SONGS + FILLER).collect();
+    for chunk in songs.chunks(25) {
+        let mut requests = Vec::new();
+        for &song in chunk {
+            let artist = format!("artist{}", song % ARTISTS);
+            let album = format!("album{}", song % 11);
+            let item = PutRequest::builder()
+                .item("pk", AV::S(artist.clone()))
+                .item("sk", AV::N(song.to_string()))
+                .item("v", AV::N("100".into()))
+                .item("album", AV::S(album.clone()))
+                .item("other", AV::S("not projected".into()))
+                .build()
+                .unwrap();
+            requests.push(WriteRequest::builder().put_request(item).build());
+            truth.insert((artist, song), (Some(album), 100));
+        }
+        let reply = client
+            .batch_write_item()
+            .request_items(TABLE, requests)
+            .send()
+            .await
+            .expect("write the filler");
+        assert!(
+            reply.unprocessed_items().is_none_or(|u| u.is_empty()),
+            "filler left unprocessed"
+        );
+    }
+}
+
+/// The index's status and backfilling flag, as DescribeTable gives them.
+async fn index_status(client: &aws_sdk_dynamodb::Client) -> Option<(String, bool)> {
+    let table = client
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .expect("describe the table");
+    let table = table.table().expect("a table description");
+    table
+        .global_secondary_indexes()
+        .iter()
+        .find(|g| g.index_name() == Some(INDEX))
+        .map(|g| {
+            (
+                g.index_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                g.backfilling().unwrap_or(false),
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_added_later_is_backfilled_exactly_through_a_split_and_a_kill() {
+    use aws_sdk_dynamodb::types::{
+        CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+        GlobalSecondaryIndexUpdate,
+    };
+    let mut cluster = tokio::task::block_in_place(|| {
+        Cluster::start(3, &["--snapshot-every", "50"], &["--partitions", "2"])
+    });
+    let client = sdk_client_with_attempts(&cluster.endpoint(0), 12);
+    create_table_request(&client, TABLE, true)
+        .send()
+        .await
+        .expect("create a table without indexes");
+    let mut truth = Truth::new();
+    write_round(&client, TABLE, 0, &mut truth).await;
+    fill(&client, &mut truth).await;
+
+    let create = GlobalSecondaryIndexUpdate::builder()
+        .create(
+            CreateGlobalSecondaryIndexAction::builder()
+                .index_name(INDEX)
+                .key_schema(key("album", KeyType::Hash))
+                .key_schema(key("sk", KeyType::Range))
+                .projection(projection())
+                .build()
+                .unwrap(),
+        )
+        .build();
+    client
+        .update_table()
+        .table_name(TABLE)
+        .attribute_definitions(album_definition())
+        .global_secondary_index_updates(create)
+        .send()
+        .await
+        .expect("add the index");
+    assert_eq!(
+        index_status(&client).await,
+        Some(("CREATING".to_owned(), true)),
+        "a new index starts CREATING, backfilling"
+    );
+
+    // While it backfills: writes that move entries, a split of the table's first
+    // partition (its half moving to a new node), and a node of the table killed.
+    let writer = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut written = Truth::new();
+            for round in 1..=3 {
+                write_round(&client, TABLE, round, &mut written).await;
+            }
+            written
+        })
+    };
+    let fourth = tokio::task::block_in_place(|| cluster.add_node());
+    rotor_node::admin::split(&cluster.node_addr(1), TABLE, 0, None, Some(vec![fourth]))
+        .await
+        .expect("split the table during the backfill");
+    tokio::task::block_in_place(|| cluster.kill_node(2));
+    let written = writer.await.expect("the writer");
+    truth.extend(written);
+    tokio::task::block_in_place(|| cluster.restart_node(2));
+
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        match index_status(&client).await {
+            Some((status, _)) if status == "ACTIVE" => break,
+            Some((status, backfilling)) => {
+                assert_eq!((status.as_str(), backfilling), ("CREATING", true));
+            }
+            None => panic!("the index is gone"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the index did not become ACTIVE in {CONVERGE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    converges(&client, &truth, "after the backfill").await;
+    write_round(&client, TABLE, 4, &mut truth).await;
+    converges(&client, &truth, "with writes after the backfill").await;
+
+    // Deleted: gone from the table, its data from the map, its key types unchecked.
+    client
+        .update_table()
+        .table_name(TABLE)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name(INDEX)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("delete the index");
+    assert_eq!(index_status(&client).await, None);
+    let map = fetch_map(&cluster.node_addr(1)).await.expect("map");
+    assert!(!map.tables.contains_key(&index_table()));
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let put = client
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", AV::S("artist0".into()))
+            .item("sk", AV::N("0".into()))
+            .item("album", AV::N("7".into()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => break,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "a number album is still refused after the index was deleted: {e:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

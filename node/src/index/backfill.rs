@@ -84,6 +84,13 @@ pub async fn run(
             .map(|(_, w)| w.changes.len() as u64)
             .sum::<u64>();
         send_page(feeder, target, &writes).await?;
+        tracing::debug!(
+            table = source.0,
+            partition = source.1,
+            attempt,
+            items = items.len(),
+            "backfill page applied"
+        );
         read += items.len() as u64;
         metrics::counter!("rotor_index_backfill_items_total").increment(items.len() as u64);
         after = Some(through);

@@ -218,6 +218,13 @@ async fn round(
     if tracked.ids() != wanted.iter().map(|s| s.table_id).collect::<Vec<_>>() {
         // An index was added to the table or removed: from the next log position on,
         // the partition checks its writes against the table's indexes as they are now.
+        tracing::info!(
+            table = source.0,
+            partition = source.1,
+            before = ?tracked.ids(),
+            after = ?wanted.iter().map(|s| s.table_id).collect::<Vec<_>>(),
+            "the table's global secondary indexes changed; the partition tracks them from its next log entry"
+        );
         group
             .raft
             .client_write(Command::TrackIndexes(wanted))
@@ -296,6 +303,15 @@ async fn round(
     }
     let next = up_to + 1;
     *cursor = Some(next);
+    tracing::debug!(
+        table = source.0,
+        partition = source.1,
+        from,
+        up_to,
+        changes = changes.len(),
+        writes = deliveries.len(),
+        "changes delivered to the indexes"
+    );
     metrics::counter!("rotor_index_changes_delivered_total").increment(changes.len() as u64);
     let applied = group
         .raft

@@ -191,6 +191,7 @@ async fn a_snapshot_carries_the_change_log_and_the_index_records() {
             up_to: 9,
             ..IndexWrite::default()
         })),
+        Command::TrackIndexes(vec![tracked_shape()]),
     ];
     let entries: Vec<openraft::Entry<TypeConfig>> = commands
         .into_iter()
@@ -214,12 +215,20 @@ async fn a_snapshot_carries_the_change_log_and_the_index_records() {
     assert_eq!(delivered(&log_b).unwrap(), 3);
     let sources = Sources::decode(log_b.record(INDEX_SOURCES).unwrap().as_deref()).unwrap();
     assert_eq!(sources.0.get(&(7, 0)), Some(&9));
+    // The indexes the partition feeds, and from where, came too.
+    let tracked = crate::index::tracked::read(&log_b, None, TABLE).unwrap();
+    assert_eq!(tracked.shapes(), [tracked_shape()]);
+    assert_eq!((tracked.0[0].start, tracked.0[0].backfilled), (8, false));
     // A snapshot without them takes them away: b then holds what a held.
     let mut c = replica();
     apply(&mut c.sm, 1, vec![add_one("x")]).await;
     ship(&mut c.sm, &mut b.sm).await;
     assert!(log_b.record(INDEX_SOURCES).unwrap().is_none());
     assert!(log_b.record(CHANGE_PROGRESS).unwrap().is_none());
+    assert!(log_b
+        .record(crate::index::tracked::TRACKED_INDEXES)
+        .unwrap()
+        .is_none());
     let changes =
         rotor_storage::changelog::read_changes(&b.engine, &format, (TABLE, 0), 0, 100).unwrap();
     assert_eq!(changes.iter().map(|c| c.0).collect::<Vec<_>>(), [1]);
@@ -339,4 +348,24 @@ async fn a_kept_snapshot_in_an_older_format_is_rebuilt_when_the_group_opens() {
     tokio::io::copy(&mut source, &mut *sink).await.unwrap();
     b.sm.install_snapshot(&kept.meta, sink).await.unwrap();
     assert_eq!(counter(&b.engine, "later").as_deref(), Some("1"));
+}
+
+/// An index a base partition feeds, for the snapshot tests.
+fn tracked_shape() -> rotor_model::global_index::GlobalIndexShape {
+    use rotor_model::index::Projection;
+    use rotor_model::table::{KeyAttribute, KeySchema, ScalarType};
+    let key = |name: &str| KeySchema {
+        partition: KeyAttribute {
+            name: name.into(),
+            ty: ScalarType::S,
+        },
+        sort: None,
+    };
+    rotor_model::global_index::GlobalIndexShape {
+        table_id: 9,
+        name: "by_city".into(),
+        index_key: key("city"),
+        base_key: key("pk"),
+        projection: Projection::KeysOnly,
+    }
 }

@@ -359,12 +359,12 @@ impl StateMachine {
         let log = &self.inner.log;
         match &self.inner.machine {
             Machine::Partition { partition, .. } => {
-                let position_keys = [
-                    log.record_key(APPLIED),
-                    log.record_key(MEMBERSHIP),
-                    log.record_key(CARRIED_RECORDS[0]),
-                    log.record_key(CARRIED_RECORDS[1]),
-                ];
+                // The applied position's two records, then every carried one.
+                let position_keys: Vec<Vec<u8>> = [APPLIED, MEMBERSHIP]
+                    .into_iter()
+                    .chain(CARRIED_RECORDS)
+                    .map(|name| log.record_key(name))
+                    .collect();
                 let mut sink = FileSink {
                     path,
                     table_id: partition.table_id(),

@@ -113,7 +113,7 @@ fn index_name(action: &Json) -> ApiResult<String> {
 }
 
 /// A Create action: the index definition, its key attributes defined by the request's
-/// `AttributeDefinitions` (and not redefined with another type).
+/// `AttributeDefinitions` or the table's (not redefined with another type).
 fn parse_create(
     req: &Request,
     create: &Json,
@@ -124,16 +124,21 @@ fn parse_create(
         return Err(ApiError::validation("No Attribute Schema Defined"));
     }
     let given = parse_attribute_definitions(req)?;
-    for a in &given {
-        if let Some(known) = def.attribute_definitions.iter().find(|k| k.name == a.name) {
-            if known.ty != a.ty {
-                return Err(invalid(format!(
-                    "Attribute {} is already defined with type {}, not {}; an index cannot redefine it",
-                    a.name,
-                    known.ty.descriptor(),
-                    a.ty.descriptor()
-                )));
-            }
+    if given.iter().any(|a| {
+        def.attribute_definitions
+            .iter()
+            .any(|known| known.name == a.name && known.ty != a.ty)
+    }) {
+        // DynamoDB Local's message (checked against it).
+        return Err(ApiError::validation(
+            "invalid attribute, SchemaElement redefined should be of same type as previously defined",
+        ));
+    }
+    // The index's keys may be attributes the table defines already.
+    let mut attrs: Vec<KeyAttribute> = given;
+    for known in &def.attribute_definitions {
+        if !attrs.iter().any(|a| a.name == known.name) {
+            attrs.push(known.clone());
         }
     }
     let keys = create
@@ -143,13 +148,12 @@ fn parse_create(
         .unwrap_or_default();
     for (element, role) in keys.iter().zip(["hash", "range"]) {
         let name = element.get("AttributeName").and_then(Json::as_str);
-        if name.is_some_and(|n| !given.iter().any(|a| a.name == n)) {
+        if name.is_some_and(|n| !attrs.iter().any(|a| a.name == n)) {
             return Err(ApiError::validation(format!(
                 "Global Secondary Index {role} key not specified in Attribute Definitions.Type unknown."
             )));
         }
     }
-    let attrs: Vec<KeyAttribute> = given;
     parse_global_index(
         create,
         &format!("{wire}.create"),
