@@ -73,32 +73,25 @@ def wait_active(client, name, index="by_city"):
     pytest.fail(f"index {index} not ACTIVE within {ACTIVE_SECONDS} s")
 
 
-def query_city(client, name, city):
+def all_pages(call, **args):
+    """Every item of a paged Query or Scan."""
     items, start = [], None
     while True:
-        args = dict(TableName=name, IndexName="by_city",
-                    KeyConditionExpression="city = :c",
-                    ExpressionAttributeValues={":c": {"S": city}})
-        if start:
-            args["ExclusiveStartKey"] = start
-        page = client.query(**args)
+        page = call(**args, **({"ExclusiveStartKey": start} if start else {}))
         items.extend(page["Items"])
         start = page.get("LastEvaluatedKey")
         if not start:
             return items
+
+
+def query_city(client, name, city):
+    return all_pages(client.query, TableName=name, IndexName="by_city",
+                     KeyConditionExpression="city = :c",
+                     ExpressionAttributeValues={":c": {"S": city}})
 
 
 def scan_index(client, name):
-    items, start = [], None
-    while True:
-        args = dict(TableName=name, IndexName="by_city")
-        if start:
-            args["ExclusiveStartKey"] = start
-        page = client.scan(**args)
-        items.extend(page["Items"])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return all_pages(client.scan, TableName=name, IndexName="by_city")
 
 
 def expected_entries(table_items):
@@ -110,16 +103,7 @@ def expected_entries(table_items):
 
 
 def table_scan(client, name):
-    items, start = [], None
-    while True:
-        args = dict(TableName=name, ConsistentRead=True)
-        if start:
-            args["ExclusiveStartKey"] = start
-        page = client.scan(**args)
-        items.extend(page["Items"])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return all_pages(client.scan, TableName=name, ConsistentRead=True)
 
 
 def test_an_index_added_to_a_table_with_items_is_backfilled_and_then_kept(client, make_table):
