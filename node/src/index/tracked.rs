@@ -215,10 +215,13 @@ pub fn read(
     table_id: u32,
 ) -> Result<Tracked, StorageError> {
     match log.record(TRACKED_INDEXES)? {
-        Some(bytes) => Tracked::decode(&bytes)
-            .map_err(|e| StorageError::Corrupt(format!("{TRACKED_INDEXES}: {e}"))),
+        Some(bytes) => decode_record(&bytes),
         None => Ok(map.map_or_else(Tracked::default, |m| Tracked::made_with_table(m, table_id))),
     }
+}
+
+fn decode_record(bytes: &[u8]) -> Result<Tracked, StorageError> {
+    Tracked::decode(bytes).map_err(|e| StorageError::Corrupt(format!("{TRACKED_INDEXES}: {e}")))
 }
 
 /// Makes the partition check its writes against `tracked` and keep a change log while
@@ -240,11 +243,16 @@ pub fn open(
     partition: &Partition,
     map: &ClusterMap,
 ) -> Result<Tracked, StorageError> {
-    let stored = log.record(TRACKED_INDEXES)?;
-    let tracked = read(log, Some(map), partition.table_id())?;
-    if stored.is_none() && !tracked.0.is_empty() {
-        log.put_record(TRACKED_INDEXES, tracked.encode())?;
-    }
+    let tracked = match log.record(TRACKED_INDEXES)? {
+        Some(bytes) => decode_record(&bytes)?,
+        None => {
+            let made = Tracked::made_with_table(map, partition.table_id());
+            if !made.0.is_empty() {
+                log.put_record(TRACKED_INDEXES, made.encode())?;
+            }
+            made
+        }
+    };
     install(partition, &tracked);
     Ok(tracked)
 }
@@ -252,9 +260,7 @@ pub fn open(
 /// After a snapshot is installed: the tracked indexes it brought, installed.
 pub fn reload(log: &GroupLog, partition: &Partition) -> Result<(), StorageError> {
     if let Some(bytes) = log.record(TRACKED_INDEXES)? {
-        let tracked = Tracked::decode(&bytes)
-            .map_err(|e| StorageError::Corrupt(format!("{TRACKED_INDEXES}: {e}")))?;
-        install(partition, &tracked);
+        install(partition, &decode_record(&bytes)?);
     }
     Ok(())
 }

@@ -5,11 +5,11 @@
 //! DynamoDB Local gives where the documentation is silent).
 
 use rotor_model::global_index::MAX_GLOBAL_INDEXES;
-use rotor_model::table::{BillingMode, CapacityDimension, KeyAttribute, TableDef};
+use rotor_model::table::{BillingMode, KeyAttribute, TableDef};
 use serde_json::Value as Json;
 
 use super::parse::{parse_attribute_definitions, parse_on_demand_throughput, parse_throughput};
-use super::{global_index_table, now};
+use super::{global_index_table, set_throughput};
 use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::ops::indexes::{invalid, parse_global_index, GlobalIndexRequest};
@@ -264,16 +264,8 @@ fn update_capacity(index: &mut TableDef, name: &str, settings: &Json) -> ApiResu
             "One or more parameter values were invalid: ProvisionedThroughput or OnDemandThroughput must be specified to update index: {name}"
         )));
     }
-    if let Some((r, w)) = throughput {
-        if r == index.read_capacity_units && w == index.write_capacity_units {
-            return Err(ApiError::validation(format!(
-                "The provisioned throughput for the index {name} will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the index: {}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the index: {}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
-                index.read_capacity_units, index.write_capacity_units
-            )));
-        }
-        let at = now();
-        index.set_provisioned(CapacityDimension::Read, r, at);
-        index.set_provisioned(CapacityDimension::Write, w, at);
+    if let Some(units) = throughput {
+        set_throughput(index, units, true, (&format!("index {name}"), "index"))?;
     }
     if let Some((read, write)) = on_demand {
         index.max_read_request_units = read;

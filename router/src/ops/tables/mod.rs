@@ -327,20 +327,10 @@ impl TableUpdate<'_> {
                     "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
                 ))
             }
-            (BillingMode::Provisioned, Some((r, w))) => {
-                if def.billing_mode == BillingMode::Provisioned
-                    && r == def.read_capacity_units
-                    && w == def.write_capacity_units
-                    && self.billing.is_none()
-                {
-                    return Err(ApiError::validation(format!(
-                        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
-                        def.read_capacity_units, def.write_capacity_units
-                    )));
-                }
-                let at = now();
-                def.set_provisioned(CapacityDimension::Read, r, at);
-                def.set_provisioned(CapacityDimension::Write, w, at);
+            (BillingMode::Provisioned, Some(units)) => {
+                let same_refused =
+                    def.billing_mode == BillingMode::Provisioned && self.billing.is_none();
+                set_throughput(def, units, same_refused, ("table", "table"))?;
             }
             (BillingMode::PayPerRequest, None) => {
                 def.read_capacity_units = 0;
@@ -379,6 +369,27 @@ impl TableUpdate<'_> {
         }
         Ok(())
     }
+}
+
+/// Sets a table's or an index's provisioned throughput (`subject`: how DynamoDB's
+/// message names it, in full and short); refuses a change to what it already is when
+/// `same_refused`, with DynamoDB's message.
+fn set_throughput(
+    def: &mut TableDef,
+    (r, w): (u64, u64),
+    same_refused: bool,
+    (subject, short): (&str, &str),
+) -> ApiResult<()> {
+    if same_refused && r == def.read_capacity_units && w == def.write_capacity_units {
+        return Err(ApiError::validation(format!(
+            "The provisioned throughput for the {subject} will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the {short}: {}. Requested ReadCapacityUnits: {r}. Current WriteCapacityUnits provisioned for the {short}: {}. Requested WriteCapacityUnits: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+            def.read_capacity_units, def.write_capacity_units
+        )));
+    }
+    let at = now();
+    def.set_provisioned(CapacityDimension::Read, r, at);
+    def.set_provisioned(CapacityDimension::Write, w, at);
+    Ok(())
 }
 
 /// The warm throughput an UpdateTable asks for: at least what the table has now (warm
